@@ -1,0 +1,94 @@
+"""Pipeline settings: every tunable in one place, bounded, documented, overridable by env.
+
+Environment variables use the ``CLIPFLOW_`` prefix (``CLIPFLOW_TARGET_LUFS=-16``). This module
+imports no Prefect, so the CLI and ``media/`` callers stay fast; the Prefect block that stores
+these values lives beside it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Aspect = Literal["9:16", "1:1", "16:9"]
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("CLIPFLOW_HOME", Path.home() / ".clipflow"))
+
+
+class PipelineSettings(BaseSettings):
+    """What a job does and how strictly it is checked (defaults from ARCHITECTURE.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="CLIPFLOW_", extra="ignore")
+
+    # --- where things live -------------------------------------------------------------------
+    home: Path = Field(default_factory=default_home,
+                       description="clipflow's home: work dirs, job database, Prefect state.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the job database; default sqlite:///<home>/jobs.sqlite.")
+
+    # --- clip selection ------------------------------------------------------------------------
+    max_clips: int = Field(5, ge=1, le=20, description="Most clips a job delivers.")
+    min_clip_s: float = Field(15.0, ge=3.0, le=120.0, description="Shortest clip, seconds.")
+    max_clip_s: float = Field(60.0, ge=5.0, le=300.0, description="Longest clip, seconds.")
+    min_gap_s: float = Field(5.0, ge=0.0, le=600.0, description="Least gap between clips, s.")
+    lead_in_s: float = Field(0.25, ge=0.0, le=1.0,
+                             description="Silence kept before a clip's first word, at most.")
+    tail_out_s: float = Field(0.4, ge=0.0, le=1.5,
+                              description="Silence kept after a clip's last word, at most.")
+
+    # --- framing ---------------------------------------------------------------------------
+    aspect: Aspect = Field("9:16", description="Output aspect ratio.")
+    analysis_fps: float = Field(5.0, ge=1.0, le=30.0, description="Face-analysis sample rate.")
+    analysis_width: int = Field(640, ge=160, le=1920, description="Face-analysis frame width.")
+
+    # --- encode ----------------------------------------------------------------------------
+    x264_preset: Literal["superfast", "veryfast", "faster", "fast", "medium", "slow"] = Field(
+        "veryfast", description="libx264 preset (ultrafast is refused: it yields Baseline).")
+    crf: int = Field(20, ge=12, le=32, description="libx264 constant rate factor.")
+    max_fps: float = Field(30.0, ge=1.0, le=30.0, description="Output frame-rate cap (level 4.0).")
+    encoder: Literal["auto", "libx264", "h264_nvenc"] = Field(
+        "auto", description="auto: NVENC where a working NVIDIA encoder is present, else libx264.")
+
+    # --- loudness ---------------------------------------------------------------------------
+    target_lufs: float = Field(-14.0, ge=-31.0, le=-9.0, description="Integrated target, LUFS.")
+    lufs_tolerance: float = Field(0.5, gt=0.0, le=3.0, description="Allowed |clip − target|, LU.")
+    max_lu_spread: float = Field(1.5, gt=0.0, le=6.0, description="Allowed max − min, LU.")
+    max_true_peak_dbtp: float = Field(-1.0, ge=-9.0, le=0.0, description="True-peak ceiling.")
+
+    # --- QA ---------------------------------------------------------------------------------
+    face_center_tolerance: float = Field(
+        0.10, gt=0.0, le=0.5, description="Face centre within this fraction of the width.")
+    min_face_centered_ratio: float = Field(
+        0.90, ge=0.0, le=1.0, description="Share of sampled frames with a centred face.")
+    qa_sample_fps: float = Field(2.0, ge=0.5, le=30.0, description="QA face-sampling rate.")
+    max_job_usd: float = Field(4.0, gt=0.0, description="Per-job cost ceiling, USD.")
+
+    # --- object storage ---------------------------------------------------------------------
+    s3_endpoint_url: str | None = Field(None, description="S3 endpoint (MinIO, moto, …).")
+    s3_region: str = Field("us-east-1", description="S3 region.")
+    aws_access_key_id: SecretStr | None = Field(None, description="S3 access key id.")
+    aws_secret_access_key: SecretStr | None = Field(None, description="S3 secret key.")
+
+    # --- ASR --------------------------------------------------------------------------------
+    asr_engine: Literal["pocketsphinx"] = Field(
+        "pocketsphinx", description="Speech recognizer used when no transcript is given.")
+
+    @property
+    def work_dir(self) -> Path:
+        return self.home / "work"
+
+    @property
+    def job_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'jobs.sqlite'}"
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """Largest output frame for the aspect that H.264 level 4.0 allows at 30 fps."""
+        return {"9:16": (1080, 1920), "1:1": (1080, 1080), "16:9": (1920, 1080)}[self.aspect]

@@ -1,0 +1,127 @@
+"""The one place ffmpeg and ffprobe run.
+
+Everything else builds argv as pure data (``list[str]``) and hands it here, so most of the code
+can be tested without ffmpeg and every failure carries its command and stderr.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from media.errors import FFmpegError, MediaError
+
+# Inputs are read only from local files (and pipes we open ourselves): a crafted playlist or
+# concat list can then not make ffmpeg read the network or other protocols.
+INPUT_PROTOCOLS = "file,pipe"
+# Demuxers accepted for a source recording. Playlists (hls, concat, …) and image sequences are
+# not: they would make ffmpeg open other files.
+SOURCE_DEMUXERS = (
+    "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts,flv,wav,mp3,aac,ogg,flac,"
+    "mxf,asf,mpeg,h264,hevc,m4v"
+)
+DEFAULT_TIMEOUT_S = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """A finished ffmpeg/ffprobe run."""
+
+    argv: tuple[str, ...]
+    stdout: bytes
+    stderr: str
+
+
+def require_binaries() -> None:
+    """Fail early, naming what to install, when ffmpeg or ffprobe are not on PATH."""
+    missing = [b for b in ("ffmpeg", "ffprobe") if shutil.which(b) is None]
+    if missing:
+        raise MediaError(
+            f"{' and '.join(missing)} not found on PATH: install ffmpeg "
+            "(Debian/Ubuntu: apt-get install ffmpeg)"
+        )
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    stdin: bytes | None = None,
+    capture_stdout: bool = True,
+) -> Completed:
+    """Run one ffmpeg/ffprobe command; raise :class:`FFmpegError` with stderr on failure."""
+    argv = [str(a) for a in argv]
+    try:
+        proc = subprocess.run(
+            argv,
+            input=stdin,
+            stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=timeout_s,
+            check=False,
+        )
+    except FileNotFoundError:
+        require_binaries()
+        raise
+    except subprocess.TimeoutExpired as exc:
+        stderr = (exc.stderr or b"").decode("utf-8", "replace")
+        raise FFmpegError(argv, -9, f"timed out after {timeout_s:.0f} s\n{stderr}") from exc
+    stderr = proc.stderr.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise FFmpegError(argv, proc.returncode, stderr)
+    return Completed(tuple(argv), proc.stdout or b"", stderr)
+
+
+def stream(argv: Sequence[str], *, frame_bytes: int, timeout_s: float = DEFAULT_TIMEOUT_S):
+    """Yield fixed-size raw frames from an ffmpeg command that writes them to stdout.
+
+    Memory stays bounded to one frame; the process is reaped and its failure raised.
+    """
+    argv = [str(a) for a in argv]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    import threading
+
+    err_chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
+    reader.start()
+    try:
+        while True:
+            buf = proc.stdout.read(frame_bytes)
+            if len(buf) < frame_bytes:
+                break
+            yield buf
+    finally:
+        proc.stdout.close()
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=5)
+    stderr = b"".join(err_chunks).decode("utf-8", "replace")
+    if proc.returncode not in (0, None):
+        raise FFmpegError(argv, proc.returncode, stderr)
+
+
+def input_args(path: str, *, seek_s: float | None = None, duration_s: float | None = None,
+               source: bool = True) -> list[str]:
+    """The argv that opens one input safely: local protocols only, known demuxers only.
+
+    ``seek_s`` goes before ``-i`` (fast, keyframe-then-decode accurate seeking).
+    """
+    args = ["-protocol_whitelist", INPUT_PROTOCOLS]
+    if source:
+        args += ["-format_whitelist", SOURCE_DEMUXERS]
+    if seek_s is not None:
+        args += ["-ss", f"{seek_s:.3f}"]
+    if duration_s is not None:
+        args += ["-t", f"{duration_s:.3f}"]
+    return args + ["-i", path]
+
+
+def ffmpeg_base() -> list[str]:
+    """Common head of every ffmpeg command: quiet, no stdin, never prompt."""
+    return ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y"]
