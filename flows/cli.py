@@ -1,0 +1,104 @@
+"""``clipflow``: the command line. Prefect is imported only by the commands that run flows.
+
+Exit codes (ARCHITECTURE.md): 0 clips delivered and QA passed; 1 clips delivered, QA failed;
+2 input rejected (stderr names the input and the reason); 3 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_QA_FAILED, EXIT_REJECTED, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def embedded_prefect_defaults() -> None:
+    """Ephemeral Prefect on SQLite inside clipflow's home, unless the user configured one."""
+    from blocks.settings import default_home
+
+    home = default_home()
+    os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "true")
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="clipflow", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="make highlight clips from one recording")
+    run.add_argument("source", help="local path or s3://bucket/key")
+    run.add_argument("--transcript", help="WebVTT/SRT sidecar (Zoom `Name: text` cues accepted)")
+    run.add_argument("--out", default="out", help="output directory (default: ./out)")
+    run.add_argument("--max-clips", type=int, default=5, help="at most this many clips (1–20)")
+    run.add_argument("--aspect", default="9:16", choices=["9:16", "1:1", "16:9"])
+    sample = sub.add_parser("sample", help="generate a two-person Zoom-style sample recording")
+    sample.add_argument("--minutes", type=float, default=2.0)
+    sample.add_argument("--out", default="out/sample.mp4", help="the .mp4 to write (+ .vtt)")
+    sample.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def _fail(code: int, message: str) -> int:
+    print(f"clipflow: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if not 1 <= args.max_clips <= 20:
+        return _fail(EXIT_REJECTED, f"--max-clips {args.max_clips}: must be between 1 and 20")
+    embedded_prefect_defaults()
+    from flows.process_video import process_video
+    from media.errors import ClipflowError, InputError, QAError
+    from tasks.jobdb import new_job_id
+
+    job_id = new_job_id()
+    job_dir = Path(args.out).expanduser().resolve() / job_id
+    try:
+        result = process_video(source=args.source, transcript=args.transcript, out=args.out,
+                               max_clips=args.max_clips, aspect=args.aspect, job_id=job_id)
+    except InputError as exc:
+        return _fail(EXIT_REJECTED, f"rejected: {exc}")
+    except QAError as exc:
+        print(f"clipflow: {exc}", file=sys.stderr)
+        print(job_dir)
+        return EXIT_QA_FAILED
+    except ClipflowError as exc:
+        return _fail(EXIT_INTERNAL, f"job {job_id} failed: {exc}")
+    except Exception as exc:  # noqa: BLE001 - exit 1 means "QA failed"; a crash must not
+        import traceback
+
+        traceback.print_exc()
+        return _fail(EXIT_INTERNAL, f"job {job_id} failed: {type(exc).__name__}: {exc}")
+    print(f"clips: {Path(result.job_dir) / 'clips'}", file=sys.stderr)
+    print(f"report: {Path(result.job_dir) / 'report.html'}", file=sys.stderr)
+    print(result.job_dir)
+    return EXIT_OK
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from media.errors import ClipflowError
+    from media.sample import make_sample
+
+    if not 0.25 <= args.minutes <= 180:
+        return _fail(EXIT_REJECTED, f"--minutes {args.minutes}: must be between 0.25 and 180")
+    try:
+        rec = make_sample(Path(args.out), minutes=args.minutes, seed=args.seed)
+    except ClipflowError as exc:
+        return _fail(EXIT_INTERNAL, str(exc))
+    print(f"transcript: {rec.transcript_path}", file=sys.stderr)
+    print(rec.video_path)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = {"run": cmd_run, "sample": cmd_sample}[args.command]
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

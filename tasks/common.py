@@ -1,0 +1,120 @@
+"""What every clipflow task shares: content-addressed cache keys, retry rules, cost capture."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import inspect
+import json
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
+
+from media.errors import ClipflowError, StorageError
+
+# Fields that say where things live or who you are, not what a stage computes.
+_NOT_CONTENT = {"home", "database_url", "aws_access_key_id", "aws_secret_access_key"}
+
+
+def _plain(obj: Any) -> Any:
+    """A JSON-able, deterministic view of a task input (records, settings, paths)."""
+    if isinstance(obj, BaseModel):
+        return {k: _plain(v) for k, v in obj.model_dump().items() if k not in _NOT_CONTENT}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, SecretStr):
+        return "<secret>"
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, float):
+        return round(obj, 6)
+    return obj
+
+
+def stable_digest(*objs: Any) -> str:
+    """sha256 of the inputs' deterministic JSON form; equal content → equal digest."""
+    text = json.dumps([_plain(o) for o in objs], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def content_cache_key(task_ctx: Any, inputs: dict[str, Any]) -> str:
+    """Cache key = stage name + the task's source + its inputs' content (never a run id).
+
+    Inputs carry the source's sha256 (or S3 ETag/version), so a re-run of the same recording
+    with the same settings reuses every finished stage. Keys are global across tasks in
+    Prefect, hence the stage-name prefix.
+    """
+    task = task_ctx.task
+    try:
+        source = inspect.getsource(task.fn)
+    except (OSError, TypeError):
+        source = task.fn.__qualname__
+    return f"{task.name}-{stable_digest(source, inputs)[:40]}"
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying: storage and network errors. Bad input, media and QA errors are not."""
+    if isinstance(exc, StorageError):
+        return True
+    if isinstance(exc, ClipflowError):
+        return False
+    return isinstance(exc, ConnectionError | TimeoutError)
+
+
+def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """``retry_condition_fn`` for Prefect tasks: retry only transient failures."""
+    try:
+        state.result()
+    except BaseException as exc:  # noqa: BLE001 - we classify, not swallow
+        return is_transient(exc)
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class CostItem:
+    stage: str
+    resource: str  # "cpu" | "gpu" | "asr" | "llm" | "s3"
+    quantity: float
+    unit: str  # "vcpu_s", "gpu_s", "requests", ...
+    usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class CostRates:
+    """Prices used for the ledger (defaults: on-demand cloud list prices, Nov 2026)."""
+
+    cpu_vcpu_hour_usd: float = 0.048
+    gpu_hour_usd: float = 1.10
+    s3_request_usd: float = 0.000005
+
+
+@contextmanager
+def metered(stage: str, items: list[CostItem], *, pool: str = "cpu",
+            rates: CostRates = CostRates()):
+    """Measure a stage's CPU seconds (this process and its ffmpeg children) and price them."""
+    import resource
+
+    def cpu_s() -> float:
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+    t0, c0 = time.perf_counter(), cpu_s()
+    try:
+        yield
+    finally:
+        wall = time.perf_counter() - t0
+        used = max(0.0, cpu_s() - c0)
+        if pool == "gpu":
+            items.append(CostItem(stage, "gpu", round(wall, 3), "gpu_s",
+                                  round(wall / 3600 * rates.gpu_hour_usd, 6)))
+        items.append(CostItem(stage, "cpu", round(used, 3), "vcpu_s",
+                              round(used / 3600 * rates.cpu_vcpu_hour_usd, 6)))
