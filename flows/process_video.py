@@ -22,6 +22,7 @@ from tasks.common import CostItem, stable_digest
 from tasks.stages import (
     frame_clip,
     ingest_source,
+    ingest_transcript,
     load_transcript,
     publish_clip,
     qa_clip,
@@ -55,7 +56,7 @@ def _costs_of(state_results: list[tuple[Any, list[CostItem]]], states: list[Any]
 
 def _run(source: str, transcript: str | None, out: Path, max_clips: int,
          settings: PipelineSettings, job_id: str, db: str, timings: dict[str, float]):
-    from qa.gate import evaluate
+    from qa.gate import clip_row, evaluate
     from qa.report import write_report
     from tasks.artifacts import publish_job_artifacts
 
@@ -74,13 +75,8 @@ def _run(source: str, transcript: str | None, out: Path, max_clips: int,
     jobdb.start_job(db, job_id=job_id, source_uri=source, source_sha256=src.sha256,
                     settings_hash=settings_hash, job_dir=str(out / job_id))
 
-    transcript_sha = None
-    if transcript:
-        from media.ingest import copy_hashed
-
-        transcript_sha, _ = copy_hashed(Path(transcript), settings.work_dir / "transcripts",
-                                        label=transcript)
-    text_state = load_transcript(src, transcript, transcript_sha, settings, return_state=True)
+    sidecar = ingest_transcript(transcript, settings) if transcript else None
+    text_state = load_transcript(src, sidecar, transcript, settings, return_state=True)
     text, text_costs = text_state.result()
     t = lap("transcript", t)
     plans = select_highlights(src, text, max_clips, settings)
@@ -105,9 +101,8 @@ def _run(source: str, transcript: str | None, out: Path, max_clips: int,
     job_dir = _new_job_dir(out, job_id)
     rows = []
     for plan, (clip, _), (m, _) in zip(plans, render_results, qa_results, strict=True):
-        rows.append({"index": plan.index, "duration_s": m.duration_s,
-                     "boundary_clean": highlights.boundary_clean(text, plan.start_s, plan.end_s),
-                     **_flat_measurements(m)})
+        clean = highlights.boundary_clean(text, plan.start_s, plan.end_s)
+        rows.append(clip_row(m, boundary_clean=clean, clip=f"clip-{plan.index:02d}"))
         publish_clip(clip, job_dir / "clips")
     verdict = evaluate(rows, settings)
     t = lap("qa_job", t)
@@ -124,13 +119,6 @@ def _run(source: str, transcript: str | None, out: Path, max_clips: int,
                      total_usd=report["cost"]["total_usd"])
     lap("publish", t)
     return JobResult(job_id, str(job_dir), str(status), failed)
-
-
-def _flat_measurements(m) -> dict[str, Any]:
-    d = asdict(m)
-    codec = d.pop("codec")
-    d.pop("momentary", None)
-    return {**d, **{f"codec_{k}": v for k, v in codec.items()}}
 
 
 def build_report(job_id, src, plans, render_results, qa_results, frame_results, verdict, costs,

@@ -31,9 +31,9 @@ def _decode_utterance(job: tuple[float, bytes]) -> list[tuple[str, float, float,
         word = seg.word.split("(")[0]
         if word in _FILLERS or word.startswith("++"):
             continue
-        prob = decoder.logmath.exp(seg.prob)
+        # pocketsphinx 5 gives the posterior as a probability already (not a log value).
         out.append((word, offset + seg.start_frame * _FRAME_S,
-                    offset + (seg.end_frame + 1) * _FRAME_S, float(min(1.0, max(0.0, prob)))))
+                    offset + (seg.end_frame + 1) * _FRAME_S, float(min(1.0, max(0.0, seg.prob)))))
     return out
 
 
@@ -58,10 +58,29 @@ def utterances(wav_path: Path, *, max_utt_s: float = 20.0):
             raise MediaError(f"{wav_path}: ASR needs 16 kHz mono s16 WAV")
         segmenter = Segmenter(sample_rate=SAMPLE_RATE, vad_mode=2, window=0.3, ratio=0.9)
         step = int(max_utt_s * SAMPLE_RATE) * 2
-        for seg in segmenter.segment(w.getfp()):
-            pcm = bytes(seg.pcm)
+        for start_s, pcm in _speech_segments(segmenter, w.getfp()):
             for k in range(0, len(pcm), step):
-                yield seg.start_time + k / 2 / SAMPLE_RATE, pcm[k : k + step]
+                yield start_s + k / 2 / SAMPLE_RATE, pcm[k : k + step]
+
+
+def _speech_segments(segmenter, stream):
+    """Like ``Segmenter.segment`` but always closes the stream: pocketsphinx's own loop ends on
+    an empty read without ``end_stream``, dropping speech that runs to the end of a file whose
+    length is a multiple of the 30 ms frame."""
+    frames: list[bytes] = []
+    while True:
+        frame = stream.read(segmenter.frame_bytes)
+        last = len(frame) < segmenter.frame_bytes
+        speech = segmenter.end_stream(frame or b"\0\0") if last else segmenter.process(frame)
+        if speech is not None:
+            frames.append(speech)
+            if not segmenter.in_speech:
+                yield segmenter.speech_start, b"".join(frames)
+                frames.clear()
+        if last:
+            if frames:  # speech still open at the end of the stream
+                yield segmenter.speech_start, b"".join(frames)
+            return
 
 
 def _bounded_map(pool, fn, items, window: int):

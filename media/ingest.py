@@ -79,8 +79,8 @@ def check_rules(info: MediaInfo, *, label: str, min_duration_s: float) -> None:
     if info.duration_s <= 0:
         raise InputError(f"{label}: duration unknown (not a finished recording?)")
     if info.duration_s < min_duration_s:
-        raise InputError(f"{label}: {info.duration_s:.1f} s long, shorter than the shortest "
-                         f"clip ({min_duration_s:.0f} s)")
+        raise InputError(f"{label}: {info.duration_s:.2f} s long, shorter than the shortest "
+                         f"clip ({min_duration_s:g} s)")
     if info.duration_s > MAX_DURATION_S:
         raise InputError(f"{label}: claims {info.duration_s / 3600:.1f} h, longer than the "
                          f"{MAX_DURATION_S / 3600:.0f} h limit")

@@ -8,6 +8,9 @@ failures retry; bad input, media and QA failures do not.
 from __future__ import annotations
 
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,29 +40,46 @@ def job_work_dir(source: Source, settings: PipelineSettings) -> Path:
 @task(name="ingest", **TRANSIENT_RETRIES)
 def ingest_source(uri: str, settings: PipelineSettings) -> tuple[Source, list[CostItem]]:
     """Fetch (S3) or read (local) the source into a content-addressed copy; probe; validate."""
-    from tasks import storage
-
     costs: list[CostItem] = []
     with metered("ingest", costs):
         ffmpeg.require_binaries()
         sources = settings.work_dir / "sources"
-        if uri.startswith("s3://"):
-            with storage.downloaded(uri, sources / ".downloads", settings) as local:
-                src = ingest.accept(local, sources, uri=uri, min_duration_s=settings.min_clip_s)
-        else:
-            local = storage.local_source_path(uri)
+        with _fetched(uri, sources, settings) as local:
             src = ingest.accept(local, sources, uri=uri, min_duration_s=settings.min_clip_s)
     return src, costs
 
 
-@task(name="load-transcript", **CACHED, **TRANSIENT_RETRIES)
-def load_transcript(source: Source, transcript_uri: str | None, transcript_sha256: str | None,
+@task(name="ingest-transcript", **TRANSIENT_RETRIES)
+def ingest_transcript(uri: str, settings: PipelineSettings) -> tuple[str, str]:
+    """Copy a sidecar transcript (local or S3) by content hash: (sha256, local path)."""
+    folder = settings.work_dir / "transcripts"
+    with _fetched(uri, folder, settings) as local:
+        sha, path = ingest.copy_hashed(local, folder, label=uri)
+    return sha, str(path)
+
+
+@contextmanager
+def _fetched(uri: str, folder: Path, settings: PipelineSettings) -> Iterator[Path]:
+    """A local path for ``uri``: the file itself, or an S3 object in a private temp folder."""
+    from tasks import storage
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if not uri.startswith("s3://"):
+        yield storage.download(uri, folder, settings)  # resolves and checks a local path
+        return
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as tmp:
+        yield storage.download(uri, tmp, settings)
+
+
+@task(name="load-transcript", **CACHED)
+def load_transcript(source: Source, sidecar: tuple[str, str] | None, label: str | None,
                     settings: PipelineSettings) -> tuple[transcript.Transcript, list[CostItem]]:
-    """A sidecar (WebVTT/SRT) when given, else offline speech recognition of the audio."""
+    """A sidecar (WebVTT/SRT: its sha256 and local copy) when given, else offline ASR."""
     costs: list[CostItem] = []
     with metered("transcript", costs):
-        if transcript_uri:
-            got = transcript.read_transcript(transcript_uri, duration_s=source.info.duration_s)
+        if sidecar:
+            got = transcript.read_transcript(sidecar[1], duration_s=source.info.duration_s,
+                                             label=label)
         else:
             wav = job_work_dir(source, settings) / "speech-16k.wav"
             ffmpeg.run(audio.extract_speech_wav_argv(source.local_path, str(wav)))
@@ -67,7 +87,7 @@ def load_transcript(source: Source, transcript_uri: str | None, transcript_sha25
             minutes = source.info.duration_s / 60
             costs.append(CostItem("transcript", "asr", round(minutes, 3), "audio_min", 0.0))
     if not got.sentences:
-        raise InputError(f"{transcript_uri or source.uri}: transcript holds no sentences")
+        raise InputError(f"{label or source.uri}: transcript holds no sentences")
     return got, costs
 
 
@@ -126,10 +146,15 @@ class RenderedClip:
 
 
 @task(name="render-clip", tags=["gpu"], **CACHED)
-def render_clip(source: Source, plan: highlights.ClipPlan, framed, settings: PipelineSettings):
-    """Normalise the clip's audio on the encoded AAC, then one video encode muxing it as is."""
+def render_clip(source: Source, plan: highlights.ClipPlan, framing_outcome: tuple,
+                settings: PipelineSettings):
+    """Normalise the clip's audio on the encoded AAC, then one video encode muxing it as is.
+
+    ``framing_outcome`` is what :func:`frame_clip` returned: (FramingPlan, cost items).
+    """
     from media import framing
 
+    framed = framing_outcome[0]
     costs: list[CostItem] = []
     work = job_work_dir(source, settings) / f"clip-{plan.index:02d}"
     work.mkdir(parents=True, exist_ok=True)
@@ -160,10 +185,14 @@ def render_clip(source: Source, plan: highlights.ClipPlan, framed, settings: Pip
 
 
 @task(name="qa-clip", **CACHED)
-def qa_clip(rendered: RenderedClip, settings: PipelineSettings):
-    """Measure the produced file only: loudness, framing, codec, decode errors."""
+def qa_clip(render_outcome: tuple, settings: PipelineSettings):
+    """Measure the produced file only: loudness, framing, codec, decode errors.
+
+    ``render_outcome`` is what :func:`render_clip` returned: (RenderedClip, cost items).
+    """
     from qa.measure import measure_clip
 
+    rendered = render_outcome[0]
     costs: list[CostItem] = []
     with metered("qa", costs):
         measured = measure_clip(rendered.path, settings)

@@ -1,0 +1,212 @@
+"""End to end: ``clipflow run`` on a generated two-person recording, under one Prefect server.
+
+Checks the report against the files it describes (re-measured here, independently of the job),
+the job database, the cache on a re-run, rejections, and an S3 source served by moto.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+from media import loudness
+from media.probe import probe
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    from media.sample import make_sample
+
+    d = tmp_path_factory.mktemp("sample")
+    return make_sample(d / "talk.mp4", minutes=1.5, seed=3)
+
+
+def _run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["run", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def first_job(sample, tmp_path_factory):
+    """The job under test, run once for the module through the CLI entry point."""
+    out = tmp_path_factory.mktemp("out")
+    code = main(["run", str(sample.video_path), "--transcript", str(sample.transcript_path),
+                 "--out", str(out)])
+    jobs = sorted(p for p in out.iterdir() if p.is_dir())
+    return code, out, jobs
+
+
+def test_job_succeeds_and_prints_the_job_dir(first_job) -> None:
+    code, out, jobs = first_job
+    assert code == 0
+    assert len(jobs) == 1
+    assert (jobs[0] / "report.json").is_file() and (jobs[0] / "report.html").is_file()
+
+
+def test_report_matches_the_files(first_job, sample) -> None:
+    _, _, jobs = first_job
+    job = jobs[0]
+    report = json.loads((job / "report.json").read_text())
+    src = report["source"]
+    assert src["sha256"] == hashlib.sha256(sample.video_path.read_bytes()).hexdigest()
+    assert (src["width"], src["height"]) == (1920, 1080)
+    clips = report["clips"]
+    assert 1 <= len(clips) <= 5
+    assert sorted(p.name for p in (job / "clips").iterdir()) == [
+        f"clip-{c['index']:02d}.mp4" for c in clips]
+    measured = []
+    for c in clips:
+        path = job / c["path"]
+        info = probe(path, source=False)
+        v = info.video[0]
+        assert 15.0 <= c["duration_s"] <= 60.0
+        assert info.duration_s == pytest.approx(c["duration_s"], abs=0.15)
+        assert (v.codec, v.profile, v.pix_fmt) == ("h264", "High", "yuv420p")
+        assert v.level <= 40
+        assert (v.color_primaries, v.color_transfer, v.color_space) == ("bt709",) * 3
+        assert (v.width, v.height) == (720, 1280)  # 9:16 from 1080p: ≤ 1.5× upscale rule
+        assert v.fps == pytest.approx(30.0)
+        assert info.audio[0].sample_rate == 48000
+        level = loudness.measure(str(path))
+        assert level.integrated_lufs == pytest.approx(-14.0, abs=0.5)
+        assert level.integrated_lufs == pytest.approx(c["qa"]["integrated_lufs"], abs=0.05)
+        assert level.true_peak_dbtp <= -1.0
+        measured.append(level.integrated_lufs)
+        # Clips start and end on the transcript's sentence boundaries, as whole cues.
+        assert c["text"] and c["text"][-1] in ".?!"
+    assert max(measured) - min(measured) <= 1.5
+    assert report["qa"]["passed"] is True
+    assert report["qa"]["lu_spread"] == pytest.approx(max(measured) - min(measured), abs=0.05)
+    assert report["cost"]["total_usd"] > 0
+    assert {i["stage"] for i in report["cost"]["items"]} >= {"ingest", "render", "qa"}
+
+
+def test_job_database_records_the_job(first_job) -> None:
+    from blocks.settings import PipelineSettings
+    from tasks import jobdb
+
+    _, _, jobs = first_job
+    record = jobdb.get_job(PipelineSettings().job_database_url, jobs[0].name)
+    assert record["status"] == "succeeded"
+    assert record["job_dir"] == str(jobs[0])
+    report = json.loads((jobs[0] / "report.json").read_text())
+    assert record["total_usd"] == pytest.approx(report["cost"]["total_usd"])
+
+
+def test_rerun_finishes_from_cache_without_touching_the_first_job(first_job, sample,
+                                                                    capsys) -> None:
+    _, out, jobs = first_job
+    before = {p: p.stat().st_mtime_ns for p in jobs[0].rglob("*")}
+    code, stdout, _ = _run(capsys, str(sample.video_path), "--transcript",
+                           str(sample.transcript_path), "--out", str(out))
+    assert code == 0
+    second = Path(stdout.strip().splitlines()[-1])
+    assert second != jobs[0] and second.parent == out
+    report = json.loads((second / "report.json").read_text())
+    # Cached stages cost nothing now: no frame or render work was done again.
+    stages = {i["stage"] for i in report["cost"]["items"]}
+    assert "render" not in stages and "frame" not in stages
+    first = json.loads((jobs[0] / "report.json").read_text())
+    assert [c["start_s"] for c in report["clips"]] == [c["start_s"] for c in first["clips"]]
+    assert {p: p.stat().st_mtime_ns for p in jobs[0].rglob("*")} == before
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (lambda s, t: [str(t / "missing.mp4")], "no such file"),
+        (lambda s, t: [str(s.video_path), "--transcript", str(_write(t / "bad.vtt", b"hello"))],
+         "without timings"),
+        (lambda s, t: [str(_write(t / "junk.mp4", os.urandom(4096)))], "not a readable media"),
+    ],
+    ids=["missing-file", "untimed-transcript", "not-media"],
+)
+def test_bad_input_exits_2_names_it_and_records_rejection(sample, tmp_path, capsys, args,
+                                                          reason) -> None:
+    from blocks.settings import PipelineSettings
+    from tasks import jobdb
+
+    argv = args(sample, tmp_path)
+    code, stdout, stderr = _run(capsys, *argv, "--out", str(tmp_path / "out"))
+    assert code == 2
+    assert reason in stderr
+    named = argv[-1] if "--transcript" in argv else argv[0]
+    assert named in stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    engine = jobdb.get_engine(PipelineSettings().job_database_url)
+    with engine.connect() as conn:
+        import sqlalchemy as sa
+
+        row = conn.execute(sa.text("SELECT status, failure_reason FROM jobs WHERE source_uri = "
+                                   ":u ORDER BY created_at DESC"), {"u": argv[0]}).first()
+    assert row is not None and row[0] == "rejected" and reason in row[1]
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_s3_source(sample, s3_server, tmp_path, capsys, monkeypatch) -> None:
+    import boto3
+
+    monkeypatch.setenv("CLIPFLOW_S3_ENDPOINT_URL", s3_server)
+    monkeypatch.setenv("CLIPFLOW_AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("CLIPFLOW_AWS_SECRET_ACCESS_KEY", "testing")
+    s3 = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3.create_bucket(Bucket="inbox")
+    key = "zoom/2026-11 interview – café.mp4"
+    s3.upload_file(str(sample.video_path), "inbox", key)
+    s3.upload_file(str(sample.transcript_path), "inbox", "zoom/interview.vtt")
+    code, stdout, stderr = _run(capsys, f"s3://inbox/{key}", "--transcript",
+                                "s3://inbox/zoom/interview.vtt", "--out", str(tmp_path / "out"))
+    assert code == 0, stderr
+    report = json.loads((Path(stdout.strip().splitlines()[-1]) / "report.json").read_text())
+    assert report["source"]["uri"] == f"s3://inbox/{key}"
+    assert report["source"]["sha256"] == hashlib.sha256(
+        sample.video_path.read_bytes()).hexdigest()
+    assert 1 <= len(report["clips"]) <= 5
+
+    code, _, stderr = _run(capsys, "s3://inbox/zoom/nope.mp4", "--out", str(tmp_path / "o2"))
+    assert code == 2 and "s3://inbox/zoom/nope.mp4" in stderr and "not found" in stderr
+
+
+def test_job_database_on_each_backend(sample, job_db_url, tmp_path, capsys, monkeypatch) -> None:
+    """The same job recorded on SQLite and on PostgreSQL (stages come from the cache)."""
+    from tasks import jobdb
+
+    monkeypatch.setenv("CLIPFLOW_DATABASE_URL", job_db_url)
+    code, stdout, _ = _run(capsys, str(sample.video_path), "--transcript",
+                           str(sample.transcript_path), "--out", str(tmp_path))
+    assert code == 0
+    job_id = Path(stdout.strip().splitlines()[-1]).name
+    record = jobdb.get_job(job_db_url, job_id)
+    assert record["status"] == "succeeded"
+
+
+def test_cli_end_to_end_in_a_subprocess(first_job, sample, tmp_path) -> None:
+    """The installed console script as a user runs it: its own ephemeral Prefect server, the
+    session's clipflow home (so the stages come from the cache the first job filled)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("clipflow")), "run", str(sample.video_path),
+         "--transcript", str(sample.transcript_path), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, env=env, timeout=900, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    job_dir = Path(done.stdout.strip().splitlines()[-1])
+    assert job_dir.parent == tmp_path / "out"
+    report = json.loads((job_dir / "report.json").read_text())
+    first = json.loads((first_job[2][0] / "report.json").read_text())
+    assert [c["path"] for c in report["clips"]] == [c["path"] for c in first["clips"]]
+    assert "render" not in {i["stage"] for i in report["cost"]["items"]}
