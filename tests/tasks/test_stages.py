@@ -1,0 +1,84 @@
+"""Stage tasks called through ``.fn()``: the logic they wire, without a Prefect run."""
+
+from __future__ import annotations
+
+import pytest
+
+from blocks.settings import PipelineSettings
+from media import highlights, ingest
+from tasks.common import content_cache_key, is_transient, stable_digest
+from tasks.stages import load_transcript, select_highlights, selection_rules
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    from media.sample import make_sample
+
+    return make_sample(tmp_path_factory.mktemp("s") / "talk.mp4", minutes=1.0, seed=5)
+
+
+def test_without_a_transcript_speech_recognition_feeds_selection(sample, tmp_path) -> None:
+    settings = PipelineSettings(home=tmp_path)
+    src = ingest.accept(sample.video_path, tmp_path / "sources", uri=str(sample.video_path),
+                        min_duration_s=settings.min_clip_s)
+    text, costs = load_transcript.fn(src, None, None, settings)
+    assert text.source == "asr:pocketsphinx"
+    assert len(text.words) > 60  # ~2.5 words/s of speech for a minute, recognised roughly
+    assert all(a.end_s <= b.start_s + 1e-6 for a, b in zip(text.words, text.words[1:]))
+    assert text.words[-1].end_s <= src.info.duration_s
+    assert sorted(c.resource for c in costs) == ["asr", "cpu"]
+    plans = select_highlights.fn(src, text, 5, settings)
+    assert 1 <= len(plans) <= 5
+    for p in plans:
+        assert settings.min_clip_s <= p.duration_s <= settings.max_clip_s
+        assert highlights.boundary_clean(text, p.start_s, p.end_s)
+
+
+def test_sidecar_and_selection_share_rules(sample, tmp_path) -> None:
+    settings = PipelineSettings(home=tmp_path, max_clips=2, min_gap_s=3)
+    src = ingest.accept(sample.video_path, tmp_path / "sources", uri="talk.mp4",
+                        min_duration_s=settings.min_clip_s)
+    sha, local = ingest.copy_hashed(sample.transcript_path, tmp_path / "t", label="talk.vtt")
+    text, _ = load_transcript.fn(src, (sha, str(local)), "talk.vtt", settings)
+    assert text.source == "vtt" and set(text.speakers) == {"Alice Chen", "Bob Okafor"}
+    plans = select_highlights.fn(src, text, 2, settings)
+    assert len(plans) <= 2
+    rules = selection_rules(settings, 2)
+    assert (rules.max_clips, rules.min_gap_s) == (2, 3)
+
+
+class _Task:
+    def __init__(self, name, fn):
+        self.name, self.fn = name, fn
+
+
+class _Ctx:
+    def __init__(self, task):
+        self.task = task
+
+
+def _stage(x):
+    return x
+
+
+def test_cache_keys_depend_on_stage_content_and_settings_not_on_home(tmp_path) -> None:
+    a, b = PipelineSettings(home=tmp_path / "a"), PipelineSettings(home=tmp_path / "b")
+    key = content_cache_key(_Ctx(_Task("render-clip", _stage)), {"sha": "1", "s": a})
+    assert key.startswith("render-clip-")
+    assert key == content_cache_key(_Ctx(_Task("render-clip", _stage)), {"sha": "1", "s": b})
+    assert key != content_cache_key(_Ctx(_Task("frame-clip", _stage)), {"sha": "1", "s": a})
+    assert key != content_cache_key(_Ctx(_Task("render-clip", _stage)), {"sha": "2", "s": a})
+    louder = PipelineSettings(home=tmp_path / "a", target_lufs=-16)
+    assert key != content_cache_key(_Ctx(_Task("render-clip", _stage)), {"sha": "1",
+                                                                          "s": louder})
+    assert stable_digest({"b": 1, "a": 2}) == stable_digest({"a": 2, "b": 1})
+
+
+def test_only_transient_failures_retry() -> None:
+    from media.errors import FFmpegError, InputError, QAError, StorageError
+
+    assert is_transient(StorageError("s3://b/k: 503"))
+    assert is_transient(ConnectionResetError())
+    assert not is_transient(InputError("x.mp4: no audio stream"))
+    assert not is_transient(QAError("loudness"))
+    assert not is_transient(FFmpegError(["ffmpeg"], 1, "Invalid data"))
