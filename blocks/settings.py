@@ -27,21 +27,26 @@ class PipelineSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLIPFLOW_", extra="ignore")
 
     # --- where things live -------------------------------------------------------------------
-    home: Path = Field(default_factory=default_home,
-                       description="clipflow's home: work dirs, job database, Prefect state.")
+    home: Path = Field(
+        default_factory=default_home,
+        description="clipflow's home: work dirs, job database, Prefect state.",
+    )
     database_url: str | None = Field(
         default=None,
-        description="SQLAlchemy URL of the job database; default sqlite:///<home>/jobs.sqlite.")
+        description="SQLAlchemy URL of the job database; default sqlite:///<home>/jobs.sqlite.",
+    )
 
     # --- clip selection ------------------------------------------------------------------------
     max_clips: int = Field(5, ge=1, le=20, description="Most clips a job delivers.")
     min_clip_s: float = Field(15.0, ge=3.0, le=120.0, description="Shortest clip, seconds.")
     max_clip_s: float = Field(60.0, ge=5.0, le=300.0, description="Longest clip, seconds.")
     min_gap_s: float = Field(5.0, ge=0.0, le=600.0, description="Least gap between clips, s.")
-    lead_in_s: float = Field(0.25, ge=0.0, le=1.0,
-                             description="Silence kept before a clip's first word, at most.")
-    tail_out_s: float = Field(0.4, ge=0.0, le=1.5,
-                              description="Silence kept after a clip's last word, at most.")
+    lead_in_s: float = Field(
+        0.25, ge=0.0, le=1.0, description="Silence kept before a clip's first word, at most."
+    )
+    tail_out_s: float = Field(
+        0.4, ge=0.0, le=1.5, description="Silence kept after a clip's last word, at most."
+    )
 
     # --- framing ---------------------------------------------------------------------------
     aspect: Aspect = Field("9:16", description="Output aspect ratio.")
@@ -50,11 +55,13 @@ class PipelineSettings(BaseSettings):
 
     # --- encode ----------------------------------------------------------------------------
     x264_preset: Literal["superfast", "veryfast", "faster", "fast", "medium", "slow"] = Field(
-        "veryfast", description="libx264 preset (ultrafast is refused: it yields Baseline).")
+        "veryfast", description="libx264 preset (ultrafast is refused: it yields Baseline)."
+    )
     crf: int = Field(20, ge=12, le=32, description="libx264 constant rate factor.")
     max_fps: float = Field(30.0, ge=1.0, le=30.0, description="Output frame-rate cap (level 4.0).")
     encoder: Literal["auto", "libx264", "h264_nvenc"] = Field(
-        "auto", description="auto: NVENC where a working NVIDIA encoder is present, else libx264.")
+        "auto", description="auto: NVENC where a working NVIDIA encoder is present, else libx264."
+    )
 
     # --- loudness ---------------------------------------------------------------------------
     target_lufs: float = Field(-14.0, ge=-31.0, le=-9.0, description="Integrated target, LUFS.")
@@ -64,9 +71,11 @@ class PipelineSettings(BaseSettings):
 
     # --- QA ---------------------------------------------------------------------------------
     face_center_tolerance: float = Field(
-        0.10, gt=0.0, le=0.5, description="Face centre within this fraction of the width.")
+        0.10, gt=0.0, le=0.5, description="Face centre within this fraction of the width."
+    )
     min_face_centered_ratio: float = Field(
-        0.90, ge=0.0, le=1.0, description="Share of sampled frames with a centred face.")
+        0.90, ge=0.0, le=1.0, description="Share of sampled frames with a centred face."
+    )
     qa_sample_fps: float = Field(2.0, ge=0.5, le=30.0, description="QA face-sampling rate.")
     max_job_usd: float = Field(4.0, gt=0.0, description="Per-job cost ceiling, USD.")
 
@@ -78,7 +87,8 @@ class PipelineSettings(BaseSettings):
 
     # --- ASR --------------------------------------------------------------------------------
     asr_engine: Literal["pocketsphinx"] = Field(
-        "pocketsphinx", description="Speech recognizer used when no transcript is given.")
+        "pocketsphinx", description="Speech recognizer used when no transcript is given."
+    )
 
     @property
     def work_dir(self) -> Path:

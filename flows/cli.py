@@ -58,8 +58,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     job_id = new_job_id()
     job_dir = Path(args.out).expanduser().resolve() / job_id
     try:
-        result = process_video(source=args.source, transcript=args.transcript, out=args.out,
-                               max_clips=args.max_clips, aspect=args.aspect, job_id=job_id)
+        result = process_video(
+            source=args.source,
+            transcript=args.transcript,
+            out=args.out,
+            max_clips=args.max_clips,
+            aspect=args.aspect,
+            job_id=job_id,
+        )
     except InputError as exc:
         return _fail(EXIT_REJECTED, f"rejected: {exc}")
     except QAError as exc:

@@ -32,8 +32,14 @@ def _decode_utterance(job: tuple[float, bytes]) -> list[tuple[str, float, float,
         if word in _FILLERS or word.startswith("++"):
             continue
         # pocketsphinx 5 gives the posterior as a probability already (not a log value).
-        out.append((word, offset + seg.start_frame * _FRAME_S,
-                    offset + (seg.end_frame + 1) * _FRAME_S, float(min(1.0, max(0.0, seg.prob)))))
+        out.append(
+            (
+                word,
+                offset + seg.start_frame * _FRAME_S,
+                offset + (seg.end_frame + 1) * _FRAME_S,
+                float(min(1.0, max(0.0, seg.prob))),
+            )
+        )
     return out
 
 
@@ -109,8 +115,17 @@ def transcribe(wav_path: str | Path, *, workers: int | None = None) -> Transcrip
             first = len(words)
             words.extend(Word(w, round(s, 3), round(e, 3), "", p) for w, s, e, p in utt)
             span = words[first:]
-            sentences.append(Sentence(len(sentences), span[0].start_s, span[-1].end_s, "",
-                                      " ".join(w.text for w in span), first, len(words) - 1))
+            sentences.append(
+                Sentence(
+                    len(sentences),
+                    span[0].start_s,
+                    span[-1].end_s,
+                    "",
+                    " ".join(w.text for w in span),
+                    first,
+                    len(words) - 1,
+                )
+            )
     if not words:
         raise InputError(f"{wav_path}: no speech recognised (silent or non-speech audio)")
     return Transcript(tuple(words), tuple(sentences), "asr:pocketsphinx")

@@ -20,12 +20,16 @@ SAMPLE_RATE = 48_000
 
 def extract_speech_wav_argv(src: str, out: str) -> list[str]:
     """16 kHz mono s16 WAV of the whole first audio stream, for speech recognition."""
-    return ffmpeg.ffmpeg_base() + ffmpeg.input_args(src, source=True) + [
-        "-map", "0:a:0", "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", out]
+    return (
+        ffmpeg.ffmpeg_base()
+        + ffmpeg.input_args(src, source=True)
+        + ["-map", "0:a:0", "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", out]
+    )
 
 
-def clip_audio_argv(src: str, out: str, *, start_s: float, duration_s: float, gain_db: float,
-                    ceiling_dbtp: float) -> list[str]:
+def clip_audio_argv(
+    src: str, out: str, *, start_s: float, duration_s: float, gain_db: float, ceiling_dbtp: float
+) -> list[str]:
     """One clip's audio: trim, gain, oversampled limiter, edge fades, AAC 48 kHz.
 
     The limiter runs at 4× the rate so it catches inter-sample (true) peaks (BS.1770 Annex 2);
@@ -33,19 +37,40 @@ def clip_audio_argv(src: str, out: str, *, start_s: float, duration_s: float, ga
     """
     limit = 10 ** ((ceiling_dbtp - 0.5) / 20)
     fade_out_at = max(0.0, duration_s - 0.05)
-    chain = ",".join([
-        f"volume={gain_db:.3f}dB",
-        f"aresample={SAMPLE_RATE * 4}",
-        f"alimiter=limit={limit:.5f}:attack=2:release=60:level=false",
-        f"aresample={SAMPLE_RATE}",
-        "afade=t=in:d=0.02",
-        f"afade=t=out:st={fade_out_at:.3f}:d=0.05",
-    ])
-    return ffmpeg.ffmpeg_base() + ffmpeg.input_args(
-        src, seek_s=start_s, duration_s=duration_s, source=False) + [
-        "-map", "0:a:0", "-vn", "-sn", "-dn", "-filter:a", chain,
-        "-c:a", "aac", "-b:a", AAC_BITRATE, "-ar", str(SAMPLE_RATE), "-ac", "2",
-        "-f", "mp4", out]
+    chain = ",".join(
+        [
+            f"volume={gain_db:.3f}dB",
+            f"aresample={SAMPLE_RATE * 4}",
+            f"alimiter=limit={limit:.5f}:attack=2:release=60:level=false",
+            f"aresample={SAMPLE_RATE}",
+            "afade=t=in:d=0.02",
+            f"afade=t=out:st={fade_out_at:.3f}:d=0.05",
+        ]
+    )
+    return (
+        ffmpeg.ffmpeg_base()
+        + ffmpeg.input_args(src, seek_s=start_s, duration_s=duration_s, source=False)
+        + [
+            "-map",
+            "0:a:0",
+            "-vn",
+            "-sn",
+            "-dn",
+            "-filter:a",
+            chain,
+            "-c:a",
+            "aac",
+            "-b:a",
+            AAC_BITRATE,
+            "-ar",
+            str(SAMPLE_RATE),
+            "-ac",
+            "2",
+            "-f",
+            "mp4",
+            out,
+        ]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +82,17 @@ class NormalisedAudio:
     renders: int
 
 
-def normalise_clip_audio(src: str, out: Path, *, start_s: float, duration_s: float,
-                         target_lufs: float, ceiling_dbtp: float, tolerance_lu: float = 0.05,
-                         max_renders: int = 6) -> NormalisedAudio:
+def normalise_clip_audio(
+    src: str,
+    out: Path,
+    *,
+    start_s: float,
+    duration_s: float,
+    target_lufs: float,
+    ceiling_dbtp: float,
+    tolerance_lu: float = 0.05,
+    max_renders: int = 6,
+) -> NormalisedAudio:
     """Render the clip's audio until its encoded loudness is within ``tolerance_lu``."""
     window = loudness.measure(src, seek_s=start_s, duration_s=duration_s)
     if not math.isfinite(window.integrated_lufs):
@@ -70,8 +103,16 @@ def normalise_clip_audio(src: str, out: Path, *, start_s: float, duration_s: flo
     best: NormalisedAudio | None = None
     previous: tuple[float, float] | None = None  # (gain, measured) of the last render
     for render in range(1, max_renders + 1):
-        ffmpeg.run(clip_audio_argv(src, str(tmp), start_s=start_s, duration_s=duration_s,
-                                   gain_db=gain, ceiling_dbtp=ceiling_dbtp))
+        ffmpeg.run(
+            clip_audio_argv(
+                src,
+                str(tmp),
+                start_s=start_s,
+                duration_s=duration_s,
+                gain_db=gain,
+                ceiling_dbtp=ceiling_dbtp,
+            )
+        )
         got = loudness.measure(str(tmp))
         result = NormalisedAudio(str(out), got.integrated_lufs, got.true_peak_dbtp, gain, render)
         error = target_lufs - got.integrated_lufs if math.isfinite(got.integrated_lufs) else 0.0

@@ -26,9 +26,7 @@ class FFmpegError(MediaError):
         self.returncode = returncode
         self.stderr = stderr
         tail = "\n".join(stderr.strip().splitlines()[-12:])
-        super().__init__(
-            f"{argv[0]} exited with {returncode}: {' '.join(argv)}\n{tail}".rstrip()
-        )
+        super().__init__(f"{argv[0]} exited with {returncode}: {' '.join(argv)}\n{tail}".rstrip())
 
 
 class QAError(ClipflowError):

@@ -106,8 +106,9 @@ def stream(argv: Sequence[str], *, frame_bytes: int, timeout_s: float = DEFAULT_
         raise FFmpegError(argv, proc.returncode, stderr)
 
 
-def input_args(path: str, *, seek_s: float | None = None, duration_s: float | None = None,
-               source: bool = True) -> list[str]:
+def input_args(
+    path: str, *, seek_s: float | None = None, duration_s: float | None = None, source: bool = True
+) -> list[str]:
     """The argv that opens one input safely: local protocols only, known demuxers only.
 
     ``seek_s`` goes before ``-i`` (fast, keyframe-then-decode accurate seeking).

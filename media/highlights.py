@@ -16,18 +16,50 @@ from media.transcript import Sentence, Transcript
 
 # Openings that lean on earlier context: a clip starting with them is not self-contained.
 _DEPENDENT_OPENERS = {
-    "and", "but", "so", "because", "or", "also", "then", "which", "that's", "thats", "it's",
-    "its", "it", "this", "these", "those", "they", "them", "he", "she", "his", "her", "their",
-    "there", "yeah", "yes", "no", "right", "exactly", "well", "anyway", "plus", "though",
+    "and",
+    "but",
+    "so",
+    "because",
+    "or",
+    "also",
+    "then",
+    "which",
+    "that's",
+    "thats",
+    "it's",
+    "its",
+    "it",
+    "this",
+    "these",
+    "those",
+    "they",
+    "them",
+    "he",
+    "she",
+    "his",
+    "her",
+    "their",
+    "there",
+    "yeah",
+    "yes",
+    "no",
+    "right",
+    "exactly",
+    "well",
+    "anyway",
+    "plus",
+    "though",
 }
-_STOPWORDS = set("""a an the and or but if then so of to in on at by for with from as is are was
+_STOPWORDS = set(
+    """a an the and or but if then so of to in on at by for with from as is are was
 were be been being it its it's this that these those i you he she we they me him her us them my
 your his our their what which who whom whose when where why how not no yes do does did done have
 has had having can could would should will shall may might must just very really also too about
 into over under again more most some any all each other such only own same than there here out up
 down off am im i'm you're we're they're that's there's don't doesn't didn't isn't aren't wasn't
 weren't can't won't one two get got like know think going go well yeah oh um uh okay ok right
-thing things lot kind sort actually""".split())
+thing things lot kind sort actually""".split()
+)
 _WORD = re.compile(r"[a-z][a-z'-]+")
 
 
@@ -73,20 +105,28 @@ def _idf(sentences: tuple[Sentence, ...]) -> dict[str, float]:
     return {t: math.log((1 + n) / (1 + c)) + 1.0 for t, c in df.items()}
 
 
-def clip_bounds(transcript: Transcript, first: Sentence, last: Sentence,
-                rules: SelectionRules) -> tuple[float, float]:
+def clip_bounds(
+    transcript: Transcript, first: Sentence, last: Sentence, rules: SelectionRules
+) -> tuple[float, float]:
     """Start at the first word minus ≤ lead-in of silence, end at the last word plus ≤ tail."""
     words = transcript.words
     prev_end = words[first.first_word - 1].end_s if first.first_word > 0 else 0.0
-    next_start = (words[last.last_word + 1].start_s
-                  if last.last_word + 1 < len(words) else last.end_s + rules.tail_out_s)
+    next_start = (
+        words[last.last_word + 1].start_s
+        if last.last_word + 1 < len(words)
+        else last.end_s + rules.tail_out_s
+    )
     start = first.start_s - min(rules.lead_in_s, max(0.0, first.start_s - prev_end))
     end = last.end_s + min(rules.tail_out_s, max(0.0, next_start - last.end_s))
     return round(max(0.0, start), 3), round(end, 3)
 
 
-def _score(transcript: Transcript, sents: tuple[Sentence, ...], idf: dict[str, float],
-           rules: SelectionRules) -> dict[str, float]:
+def _score(
+    transcript: Transcript,
+    sents: tuple[Sentence, ...],
+    idf: dict[str, float],
+    rules: SelectionRules,
+) -> dict[str, float]:
     text = " ".join(s.text for s in sents)
     terms = _terms(text)
     # Salience: the mean IDF weight of the window's most distinctive terms (0..1).
@@ -105,8 +145,10 @@ def _score(transcript: Transcript, sents: tuple[Sentence, ...], idf: dict[str, f
         contained *= 0.5  # a question left unanswered
     # Structure: one speaker's complete point, or a question answered inside the clip.
     speakers = [s.speaker for s in sents]
-    qa_pair = any(a.text.rstrip().endswith("?") and b.speaker != a.speaker
-                  for a, b in zip(sents, sents[1:], strict=False))
+    qa_pair = any(
+        a.text.rstrip().endswith("?") and b.speaker != a.speaker
+        for a, b in zip(sents, sents[1:], strict=False)
+    )
     switches = sum(1 for a, b in zip(speakers, speakers[1:], strict=False) if a != b)
     structure = 1.0 if qa_pair or switches == 0 else max(0.0, 1.0 - 0.25 * switches)
     # Delivery: comfortable speech rate (words per second around 2.5).
@@ -116,12 +158,23 @@ def _score(transcript: Transcript, sents: tuple[Sentence, ...], idf: dict[str, f
     delivery = math.exp(-((rate - 2.6) ** 2) / 2.0)
     # Length: a preference for 25–50 s, the length people finish watching.
     length = 1.0 if 25 <= dur <= 50 else math.exp(-min(abs(dur - 25), abs(dur - 50)) / 15)
-    total = (0.35 * salience + 0.2 * cohesion + 0.2 * contained + 0.1 * structure
-             + 0.05 * delivery + 0.1 * length)
-    return {"salience": round(salience, 3), "cohesion": round(cohesion, 3),
-            "self_contained": contained, "structure": round(structure, 3),
-            "delivery": round(delivery, 3), "length": round(length, 3),
-            "total": round(total, 4)}
+    total = (
+        0.35 * salience
+        + 0.2 * cohesion
+        + 0.2 * contained
+        + 0.1 * structure
+        + 0.05 * delivery
+        + 0.1 * length
+    )
+    return {
+        "salience": round(salience, 3),
+        "cohesion": round(cohesion, 3),
+        "self_contained": contained,
+        "structure": round(structure, 3),
+        "delivery": round(delivery, 3),
+        "length": round(length, 3),
+        "total": round(total, 4),
+    }
 
 
 def candidates(transcript: Transcript, rules: SelectionRules) -> list[ClipPlan]:
@@ -139,8 +192,19 @@ def candidates(transcript: Transcript, rules: SelectionRules) -> list[ClipPlan]:
             window = sents[i : j + 1]
             sub = _score(transcript, window, idf, rules)
             speaker = Counter(s.speaker for s in window).most_common(1)[0][0]
-            out.append(ClipPlan(0, start, end, " ".join(s.text for s in window), sub["total"],
-                                speaker, i, j, sub_scores=sub))
+            out.append(
+                ClipPlan(
+                    0,
+                    start,
+                    end,
+                    " ".join(s.text for s in window),
+                    sub["total"],
+                    speaker,
+                    i,
+                    j,
+                    sub_scores=sub,
+                )
+            )
     return out
 
 
@@ -158,14 +222,28 @@ def select(transcript: Transcript, rules: SelectionRules) -> list[ClipPlan]:
     for cand in pool:
         if len(chosen) >= rules.max_clips or cand.score < rules.min_score:
             break
-        clash = any(cand.start_s < c.end_s + rules.min_gap_s and c.start_s < cand.end_s
-                    + rules.min_gap_s for c in chosen)
+        clash = any(
+            cand.start_s < c.end_s + rules.min_gap_s and c.start_s < cand.end_s + rules.min_gap_s
+            for c in chosen
+        )
         if not clash:
             chosen.append(cand)
     chosen.sort(key=lambda c: c.start_s)
-    return [ClipPlan(k + 1, c.start_s, c.end_s, c.text, c.score, c.speaker, c.first_sentence,
-                     c.last_sentence, _title(c.text, idf), c.sub_scores)
-            for k, c in enumerate(chosen)]
+    return [
+        ClipPlan(
+            k + 1,
+            c.start_s,
+            c.end_s,
+            c.text,
+            c.score,
+            c.speaker,
+            c.first_sentence,
+            c.last_sentence,
+            _title(c.text, idf),
+            c.sub_scores,
+        )
+        for k, c in enumerate(chosen)
+    ]
 
 
 def boundary_clean(transcript: Transcript, start_s: float, end_s: float) -> bool:

@@ -72,24 +72,32 @@ def check_rules(info: MediaInfo, *, label: str, min_duration_s: float) -> None:
         raise InputError(f"{label}: no audio stream (streams: {streams})")
     v = info.video[0]
     if v.width < MIN_SIDE_PX or v.height < MIN_SIDE_PX:
-        raise InputError(f"{label}: video is {v.width}×{v.height}, smaller than "
-                         f"{MIN_SIDE_PX} px on a side")
+        raise InputError(
+            f"{label}: video is {v.width}×{v.height}, smaller than {MIN_SIDE_PX} px on a side"
+        )
     if v.width * v.height > MAX_PIXELS:
         raise InputError(f"{label}: video is {v.width}×{v.height}, larger than 8K")
     if info.duration_s <= 0:
         raise InputError(f"{label}: duration unknown (not a finished recording?)")
     if info.duration_s < min_duration_s:
-        raise InputError(f"{label}: {info.duration_s:.2f} s long, shorter than the shortest "
-                         f"clip ({min_duration_s:g} s)")
+        raise InputError(
+            f"{label}: {info.duration_s:.2f} s long, shorter than the shortest "
+            f"clip ({min_duration_s:g} s)"
+        )
     if info.duration_s > MAX_DURATION_S:
-        raise InputError(f"{label}: claims {info.duration_s / 3600:.1f} h, longer than the "
-                         f"{MAX_DURATION_S / 3600:.0f} h limit")
+        raise InputError(
+            f"{label}: claims {info.duration_s / 3600:.1f} h, longer than the "
+            f"{MAX_DURATION_S / 3600:.0f} h limit"
+        )
 
 
 def spot_decode_argv(path: str, at_s: float) -> list[str]:
-    return ffmpeg.ffmpeg_base() + ["-xerror"] + ffmpeg.input_args(
-        path, seek_s=at_s, duration_s=1.0) + ["-map", "0:v:0", "-map", "0:a:0",
-                                              "-f", "null", "-"]
+    return (
+        ffmpeg.ffmpeg_base()
+        + ["-xerror"]
+        + ffmpeg.input_args(path, seek_s=at_s, duration_s=1.0)
+        + ["-map", "0:v:0", "-map", "0:a:0", "-f", "null", "-"]
+    )
 
 
 def spot_decode(info: MediaInfo, *, label: str) -> None:
@@ -100,8 +108,9 @@ def spot_decode(info: MediaInfo, *, label: str) -> None:
             done = ffmpeg.run(spot_decode_argv(info.path, at), timeout_s=120)
         except FFmpegError as exc:
             last = exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else "error"
-            raise InputError(f"{label}: undecodable at {at:.1f} s (truncated or corrupt: "
-                             f"{last})") from exc
+            raise InputError(
+                f"{label}: undecodable at {at:.1f} s (truncated or corrupt: {last})"
+            ) from exc
         if "error" in done.stderr.lower():
             raise InputError(f"{label}: decode errors at {at:.1f} s (truncated or corrupt)")
 

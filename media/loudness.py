@@ -28,17 +28,30 @@ class Loudness:
     momentary: tuple[tuple[float, float], ...] = ()
 
 
-def ebur128_argv(path: str, *, stream: str = "a:0", seek_s: float | None = None,
-                 duration_s: float | None = None, momentary: bool = False) -> list[str]:
-    """Meter one audio stream; ``momentary`` adds the 10 Hz per-block log (verbose)."""
+def ebur128_argv(
+    path: str,
+    *,
+    stream: str = "a:0",
+    seek_s: float | None = None,
+    duration_s: float | None = None,
+    momentary: bool = False,
+) -> list[str]:
+    """Meter one audio stream. The summary is logged at info level; ``momentary`` adds the
+    10 Hz per-block lines (``framelog=info`` logs them at that level too)."""
     head = ffmpeg.ffmpeg_base()
-    if momentary:
-        head[head.index("error")] = "info"
-    return head + ffmpeg.input_args(path, seek_s=seek_s, duration_s=duration_s, source=False) + [
-        "-map", f"0:{stream}", "-vn", "-sn", "-dn",
-        "-filter:a", "ebur128=peak=true:framelog=verbose" if momentary else "ebur128=peak=true",
-        "-f", "null", "-",
+    head[head.index("-loglevel") + 1] = "info"
+    framelog = ":framelog=info" if momentary else ""
+    meter = [
+        "-map",
+        f"0:{stream}",
+        "-vn",
+        "-sn",
+        "-dn",
+        "-filter:a",
+        f"ebur128=peak=true{framelog}",
     ]
+    inputs = ffmpeg.input_args(path, seek_s=seek_s, duration_s=duration_s, source=False)
+    return head + inputs + meter + ["-f", "null", "-"]
 
 
 def _num(text: str) -> float:
@@ -65,12 +78,17 @@ def parse_ebur128(stderr: str) -> Loudness:
     )
 
 
-def measure(path: str, *, stream: str = "a:0", seek_s: float | None = None,
-            duration_s: float | None = None, momentary: bool = False) -> Loudness:
+def measure(
+    path: str,
+    *,
+    stream: str = "a:0",
+    seek_s: float | None = None,
+    duration_s: float | None = None,
+    momentary: bool = False,
+) -> Loudness:
     """Measure a file's (or a window's) loudness with ebur128."""
-    argv = ebur128_argv(path, stream=stream, seek_s=seek_s, duration_s=duration_s,
-                        momentary=momentary)
-    # The summary is logged at info level: run at info, keep stderr.
-    argv[argv.index("error")] = "info"
+    argv = ebur128_argv(
+        path, stream=stream, seek_s=seek_s, duration_s=duration_s, momentary=momentary
+    )
     done = ffmpeg.run(argv, capture_stdout=False)
     return parse_ebur128(done.stderr)

@@ -72,8 +72,16 @@ class MediaInfo:
 
 
 def probe_argv(path: str, *, source: bool = True) -> list[str]:
-    argv = ["ffprobe", "-hide_banner", "-v", "error", "-print_format", "json",
-            "-show_format", "-show_streams"]
+    argv = [
+        "ffprobe",
+        "-hide_banner",
+        "-v",
+        "error",
+        "-print_format",
+        "json",
+        "-show_format",
+        "-show_streams",
+    ]
     argv += ffmpeg.input_args(path, source=source)[:-2]
     return argv + [path]
 
@@ -111,34 +119,39 @@ def parse_probe(path: str, data: dict) -> MediaInfo:
         kind = s.get("codec_type")
         disposition = s.get("disposition") or {}
         if kind == "video" and not disposition.get("attached_pic"):
-            videos.append(VideoStream(
-                index=int(s.get("index", 0)),
-                codec=str(s.get("codec_name", "unknown")),
-                width=int(s.get("width") or 0),
-                height=int(s.get("height") or 0),
-                fps=_rate(s.get("r_frame_rate")),
-                avg_fps=_rate(s.get("avg_frame_rate")),
-                pix_fmt=str(s.get("pix_fmt", "")),
-                profile=str(s.get("profile", "")),
-                level=int(s.get("level") or 0),
-                color_primaries=str(s.get("color_primaries", "unknown")),
-                color_transfer=str(s.get("color_transfer", "unknown")),
-                color_space=str(s.get("color_space", "unknown")),
-                color_range=str(s.get("color_range", "unknown")),
-                rotation=_rotation(s),
-                nb_frames=_int(s.get("nb_frames")),
-                bit_rate=_int(s.get("bit_rate")),
-                side_data=tuple(str(d.get("side_data_type", "")) for d in
-                                s.get("side_data_list") or []),
-            ))
+            videos.append(
+                VideoStream(
+                    index=int(s.get("index", 0)),
+                    codec=str(s.get("codec_name", "unknown")),
+                    width=int(s.get("width") or 0),
+                    height=int(s.get("height") or 0),
+                    fps=_rate(s.get("r_frame_rate")),
+                    avg_fps=_rate(s.get("avg_frame_rate")),
+                    pix_fmt=str(s.get("pix_fmt", "")),
+                    profile=str(s.get("profile", "")),
+                    level=int(s.get("level") or 0),
+                    color_primaries=str(s.get("color_primaries", "unknown")),
+                    color_transfer=str(s.get("color_transfer", "unknown")),
+                    color_space=str(s.get("color_space", "unknown")),
+                    color_range=str(s.get("color_range", "unknown")),
+                    rotation=_rotation(s),
+                    nb_frames=_int(s.get("nb_frames")),
+                    bit_rate=_int(s.get("bit_rate")),
+                    side_data=tuple(
+                        str(d.get("side_data_type", "")) for d in s.get("side_data_list") or []
+                    ),
+                )
+            )
         elif kind == "audio":
-            audios.append(AudioStream(
-                index=int(s.get("index", 0)),
-                codec=str(s.get("codec_name", "unknown")),
-                sample_rate=int(s.get("sample_rate") or 0),
-                channels=int(s.get("channels") or 0),
-                bit_rate=_int(s.get("bit_rate")),
-            ))
+            audios.append(
+                AudioStream(
+                    index=int(s.get("index", 0)),
+                    codec=str(s.get("codec_name", "unknown")),
+                    sample_rate=int(s.get("sample_rate") or 0),
+                    channels=int(s.get("channels") or 0),
+                    bit_rate=_int(s.get("bit_rate")),
+                )
+            )
     duration = _rate(fmt.get("duration"))
     return MediaInfo(
         path=path,

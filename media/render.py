@@ -21,8 +21,16 @@ OUTPUT_SIZES = {
     "16:9": ((1920, 1080), (1280, 720)),
 }
 MAX_UPSCALE = 1.5
-COLOUR_FLAGS = ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709",
-                "-color_range", "tv"]
+COLOUR_FLAGS = [
+    "-color_primaries",
+    "bt709",
+    "-color_trc",
+    "bt709",
+    "-colorspace",
+    "bt709",
+    "-color_range",
+    "tv",
+]
 
 
 def output_size(aspect: str, crop_w: int, crop_h: int) -> tuple[int, int]:
@@ -48,15 +56,48 @@ class EncodeSpec:
     crf: int
 
     def video_args(self) -> list[str]:
-        common = ["-profile:v", "high", "-level:v", "4.0", "-maxrate", "20M", "-bufsize", "25M",
-                  "-pix_fmt", "yuv420p", *COLOUR_FLAGS]
+        common = [
+            "-profile:v",
+            "high",
+            "-level:v",
+            "4.0",
+            "-maxrate",
+            "20M",
+            "-bufsize",
+            "25M",
+            "-pix_fmt",
+            "yuv420p",
+            *COLOUR_FLAGS,
+        ]
         if self.encoder == "h264_nvenc":
-            return ["-c:v", "h264_nvenc", "-preset", "p5", "-tune", "hq", "-rc", "vbr",
-                    "-cq", str(self.crf + 1), "-b:v", "0", *common]
+            return [
+                "-c:v",
+                "h264_nvenc",
+                "-preset",
+                "p5",
+                "-tune",
+                "hq",
+                "-rc",
+                "vbr",
+                "-cq",
+                str(self.crf + 1),
+                "-b:v",
+                "0",
+                *common,
+            ]
         if self.preset == "ultrafast":
             raise ValueError("x264 preset ultrafast yields Constrained Baseline, not High")
-        return ["-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
-                "-x264-params", "nal-hrd=vbr", *common]
+        return [
+            "-c:v",
+            "libx264",
+            "-preset",
+            self.preset,
+            "-crf",
+            str(self.crf),
+            "-x264-params",
+            "nal-hrd=vbr",
+            *common,
+        ]
 
 
 @lru_cache(maxsize=1)
@@ -64,8 +105,17 @@ def nvenc_available() -> bool:
     """True when ffmpeg can open h264_nvenc on this machine (a 0.1 s test encode)."""
     if shutil.which("ffmpeg") is None:
         return False
-    argv = ffmpeg.ffmpeg_base() + ["-f", "lavfi", "-i", "color=black:s=256x256:d=0.1",
-                                   "-c:v", "h264_nvenc", "-f", "null", "-"]
+    argv = ffmpeg.ffmpeg_base() + [
+        "-f",
+        "lavfi",
+        "-i",
+        "color=black:s=256x256:d=0.1",
+        "-c:v",
+        "h264_nvenc",
+        "-f",
+        "null",
+        "-",
+    ]
     try:
         return subprocess.run(argv, capture_output=True, timeout=30).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
@@ -78,8 +128,17 @@ def choose_encoder(setting: str) -> str:
     return setting
 
 
-def video_filter(*, crop_w: int, crop_h: int, x0: int, y0: int, out_w: int, out_h: int,
-                 fps: float, sendcmd_path: str | None) -> str:
+def video_filter(
+    *,
+    crop_w: int,
+    crop_h: int,
+    x0: int,
+    y0: int,
+    out_w: int,
+    out_h: int,
+    fps: float,
+    sendcmd_path: str | None,
+) -> str:
     """Crop (moved by sendcmd), convert to BT.709 tv range, scale, constant frame rate."""
     parts = []
     if sendcmd_path:
@@ -98,12 +157,38 @@ def _escape(path: str) -> str:
     return path.replace("\\", "\\\\").replace("'", "\\'").replace(":", "\\:")
 
 
-def render_argv(src: str, audio_m4a: str, out: str, *, start_s: float, duration_s: float,
-                vf: str, spec: EncodeSpec) -> list[str]:
+def render_argv(
+    src: str,
+    audio_m4a: str,
+    out: str,
+    *,
+    start_s: float,
+    duration_s: float,
+    vf: str,
+    spec: EncodeSpec,
+) -> list[str]:
     """One ffmpeg run: accurate trim (seek before -i), the filter chain, encode, mux audio as is."""
-    return ffmpeg.ffmpeg_base() + ffmpeg.input_args(
-        src, seek_s=start_s, duration_s=duration_s, source=False) + ffmpeg.input_args(
-        audio_m4a, source=False) + [
-        "-map", "0:v:0", "-map", "1:a:0", "-filter:v", vf, *spec.video_args(),
-        "-c:a", "copy", "-shortest", "-movflags", "+faststart",
-        "-metadata:s:v:0", "handler_name=clipflow", "-f", "mp4", out]
+    return (
+        ffmpeg.ffmpeg_base()
+        + ffmpeg.input_args(src, seek_s=start_s, duration_s=duration_s, source=False)
+        + ffmpeg.input_args(audio_m4a, source=False)
+        + [
+            "-map",
+            "0:v:0",
+            "-map",
+            "1:a:0",
+            "-filter:v",
+            vf,
+            *spec.video_args(),
+            "-c:a",
+            "copy",
+            "-shortest",
+            "-movflags",
+            "+faststart",
+            "-metadata:s:v:0",
+            "handler_name=clipflow",
+            "-f",
+            "mp4",
+            out,
+        ]
+    )

@@ -73,7 +73,8 @@ def parse_timestamp(text: str, *, where: str) -> float:
     hours, minutes, seconds, millis = m.groups()
     if int(minutes) > 59 or int(seconds) > 59:
         raise InputError(f"{where}: bad timestamp {text!r} (minutes/seconds over 59)")
-    return int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds) + int(millis.ljust(3, "0")) / 1000
+    fraction = int(millis.ljust(3, "0")) / 1000
+    return int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds) + fraction
 
 
 def _split_speaker(text: str) -> tuple[str, str]:
@@ -155,8 +156,17 @@ def sentences_from_words(words: list[Word]) -> list[Sentence]:
         long_pause = not last and words[i + 1].start_s - w.end_s > 1.5
         if last or _TERMINAL.search(w.text) or speaker_changes or long_pause:
             span = words[first : i + 1]
-            out.append(Sentence(len(out), span[0].start_s, span[-1].end_s, span[0].speaker,
-                                " ".join(x.text for x in span), first, i))
+            out.append(
+                Sentence(
+                    len(out),
+                    span[0].start_s,
+                    span[-1].end_s,
+                    span[0].speaker,
+                    " ".join(x.text for x in span),
+                    first,
+                    i,
+                )
+            )
             first = i + 1
     return out
 
@@ -172,8 +182,9 @@ def from_words(words: list[Word], *, source: str) -> Transcript:
     return Transcript(tuple(words), tuple(sentences_from_words(words)), source)
 
 
-def read_transcript(path: str | Path, *, duration_s: float | None = None,
-                    label: str | None = None) -> Transcript:
+def read_transcript(
+    path: str | Path, *, duration_s: float | None = None, label: str | None = None
+) -> Transcript:
     """Read a WebVTT/SRT sidecar. Rejects non-text, untimed text, and cues past the media end."""
     path = Path(path)
     name = label or str(path)
@@ -191,7 +202,8 @@ def read_transcript(path: str | Path, *, duration_s: float | None = None,
         if late:
             raise InputError(
                 f"{name}: {len(late)} cue(s) start after the recording ends "
-                f"(first at {late[0].start_s:.3f} s, recording is {duration_s:.3f} s)")
+                f"(first at {late[0].start_s:.3f} s, recording is {duration_s:.3f} s)"
+            )
         cues = [Cue(c.start_s, min(c.end_s, duration_s), c.text, c.speaker) for c in cues]
     return from_cues(cues, source="vtt" if is_vtt else "srt")
 

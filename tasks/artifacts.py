@@ -24,24 +24,40 @@ def publish_job_artifacts(report: dict[str, Any], job_dir: str) -> None:
     qa = report["qa"]
     create_table_artifact(
         key=artifact_key("qa", job),
-        table=[{"check": c["name"], "passed": c["passed"], "value": c["value"],
-                "threshold": c["threshold"]} for c in qa["checks"]],
-        description=f"QA checks for job {job}: {'passed' if qa['passed'] else 'FAILED'}")
+        table=[
+            {
+                "check": c["name"],
+                "passed": c["passed"],
+                "value": c["value"],
+                "threshold": c["threshold"],
+            }
+            for c in qa["checks"]
+        ],
+        description=f"QA checks for job {job}: {'passed' if qa['passed'] else 'FAILED'}",
+    )
     create_table_artifact(
-        key=artifact_key("cost", job), table=report["cost"]["items"],
-        description=f"Cost of job {job}: ${report['cost']['total_usd']:.4f}")
-    lines = [f"# clipflow job `{job}`", "",
-             f"**Source** `{report['source']['uri']}` ({report['source']['duration_s']:.0f} s)",
-             f"**QA** {'passed' if qa['passed'] else 'FAILED'} · LU spread "
-             f"{qa['lu_spread']:.2f} · **cost** ${report['cost']['total_usd']:.4f}", "",
-             "| # | time | duration | LUFS | face centred | passed | text |",
-             "|---|---|---|---|---|---|---|"]
+        key=artifact_key("cost", job),
+        table=report["cost"]["items"],
+        description=f"Cost of job {job}: ${report['cost']['total_usd']:.4f}",
+    )
+    lines = [
+        f"# clipflow job `{job}`",
+        "",
+        f"**Source** `{report['source']['uri']}` ({report['source']['duration_s']:.0f} s)",
+        f"**QA** {'passed' if qa['passed'] else 'FAILED'} · LU spread "
+        f"{qa['lu_spread']:.2f} · **cost** ${report['cost']['total_usd']:.4f}",
+        "",
+        "| # | time | duration | LUFS | face centred | passed | text |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for c in report["clips"]:
         lines.append(
             f"| [{c['index']}]({job_dir}/{c['path']}) | {c['start_s']:.1f}–{c['end_s']:.1f} s "
             f"| {c['duration_s']:.1f} s | {c['qa']['integrated_lufs']:.2f} "
             f"| {100 * c['qa']['face_centered_ratio']:.0f} % | {c['qa']['passed']} "
-            f"| {c['text'][:80]}… |")
+            f"| {c['text'][:80]}… |"
+        )
     lines += ["", f"Report: {job_dir}/report.html"]
-    create_markdown_artifact(key=artifact_key("job", job), markdown="\n".join(lines),
-                             description=f"clipflow job {job}")
+    create_markdown_artifact(
+        key=artifact_key("job", job), markdown="\n".join(lines), description=f"clipflow job {job}"
+    )

@@ -60,6 +60,11 @@ def content_cache_key(task_ctx: Any, inputs: dict[str, Any]) -> str:
     return f"{task.name}-{stable_digest(source, inputs)[:40]}"
 
 
+def _backoff(retries: int = 3, factor: float = 2.0) -> list[float]:
+    """Exponential backoff delays in seconds: 2, 4, 8, …"""
+    return [factor * 2**i for i in range(retries)]
+
+
 def is_transient(exc: BaseException) -> bool:
     """Worth retrying: storage and network errors. Bad input, media and QA errors are not."""
     if isinstance(exc, StorageError):
@@ -76,6 +81,16 @@ def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     except BaseException as exc:  # noqa: BLE001 - we classify, not swallow
         return is_transient(exc)
     return False
+
+
+# Task options for steps that may fail transiently (S3, network, an API): exponential backoff
+# with jitter, and only for errors that :func:`is_transient` accepts.
+TRANSIENT_RETRIES: dict[str, Any] = dict(
+    retries=3,
+    retry_delay_seconds=_backoff(),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=retry_transient,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +112,9 @@ class CostRates:
 
 
 @contextmanager
-def metered(stage: str, items: list[CostItem], *, pool: str = "cpu",
-            rates: CostRates = CostRates()):
+def metered(
+    stage: str, items: list[CostItem], *, pool: str = "cpu", rates: CostRates = CostRates()
+):
     """Measure a stage's CPU seconds (this process and its ffmpeg children) and price them."""
     import resource
 
@@ -114,7 +130,21 @@ def metered(stage: str, items: list[CostItem], *, pool: str = "cpu",
         wall = time.perf_counter() - t0
         used = max(0.0, cpu_s() - c0)
         if pool == "gpu":
-            items.append(CostItem(stage, "gpu", round(wall, 3), "gpu_s",
-                                  round(wall / 3600 * rates.gpu_hour_usd, 6)))
-        items.append(CostItem(stage, "cpu", round(used, 3), "vcpu_s",
-                              round(used / 3600 * rates.cpu_vcpu_hour_usd, 6)))
+            items.append(
+                CostItem(
+                    stage,
+                    "gpu",
+                    round(wall, 3),
+                    "gpu_s",
+                    round(wall / 3600 * rates.gpu_hour_usd, 6),
+                )
+            )
+        items.append(
+            CostItem(
+                stage,
+                "cpu",
+                round(used, 3),
+                "vcpu_s",
+                round(used / 3600 * rates.cpu_vcpu_hour_usd, 6),
+            )
+        )

@@ -7,7 +7,6 @@ failures retry; bad input, media and QA failures do not.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,18 +15,15 @@ from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import CacheKeyFnPolicy
-from prefect.tasks import exponential_backoff
 
 from blocks.settings import PipelineSettings
 from media import asr, audio, ffmpeg, highlights, ingest, render, transcript
 from media.errors import InputError
 from media.ingest import Source
-from tasks.common import CostItem, content_cache_key, metered, retry_transient, stable_digest
+from tasks.common import TRANSIENT_RETRIES, CostItem, content_cache_key, metered, stable_digest
 
 CONTENT = CacheKeyFnPolicy(cache_key_fn=content_cache_key)
 CACHED = dict(cache_policy=CONTENT, persist_result=True)
-TRANSIENT_RETRIES = dict(retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2),
-                         retry_jitter_factor=0.5, retry_condition_fn=retry_transient)
 
 
 def job_work_dir(source: Source, settings: PipelineSettings) -> Path:
@@ -72,14 +68,16 @@ def _fetched(uri: str, folder: Path, settings: PipelineSettings) -> Iterator[Pat
 
 
 @task(name="load-transcript", **CACHED)
-def load_transcript(source: Source, sidecar: tuple[str, str] | None, label: str | None,
-                    settings: PipelineSettings) -> tuple[transcript.Transcript, list[CostItem]]:
+def load_transcript(
+    source: Source, sidecar: tuple[str, str] | None, label: str | None, settings: PipelineSettings
+) -> tuple[transcript.Transcript, list[CostItem]]:
     """A sidecar (WebVTT/SRT: its sha256 and local copy) when given, else offline ASR."""
     costs: list[CostItem] = []
     with metered("transcript", costs):
         if sidecar:
-            got = transcript.read_transcript(sidecar[1], duration_s=source.info.duration_s,
-                                             label=label)
+            got = transcript.read_transcript(
+                sidecar[1], duration_s=source.info.duration_s, label=label
+            )
         else:
             wav = job_work_dir(source, settings) / "speech-16k.wav"
             ffmpeg.run(audio.extract_speech_wav_argv(source.local_path, str(wav)))
@@ -93,44 +91,67 @@ def load_transcript(source: Source, sidecar: tuple[str, str] | None, label: str 
 
 def selection_rules(settings: PipelineSettings, max_clips: int) -> highlights.SelectionRules:
     return highlights.SelectionRules(
-        max_clips=max_clips, min_clip_s=settings.min_clip_s, max_clip_s=settings.max_clip_s,
-        min_gap_s=settings.min_gap_s, lead_in_s=settings.lead_in_s,
-        tail_out_s=settings.tail_out_s)
+        max_clips=max_clips,
+        min_clip_s=settings.min_clip_s,
+        max_clip_s=settings.max_clip_s,
+        min_gap_s=settings.min_gap_s,
+        lead_in_s=settings.lead_in_s,
+        tail_out_s=settings.tail_out_s,
+    )
 
 
 @task(name="select-highlights", **CACHED)
-def select_highlights(source: Source, text: transcript.Transcript, max_clips: int,
-                      settings: PipelineSettings) -> list[highlights.ClipPlan]:
+def select_highlights(
+    source: Source, text: transcript.Transcript, max_clips: int, settings: PipelineSettings
+) -> list[highlights.ClipPlan]:
     """At most ``max_clips`` windows of whole sentences, 15–60 s, ranked and non-overlapping."""
     plans = highlights.select(text, selection_rules(settings, max_clips))
     if not plans:
         raise InputError(
             f"{source.uri}: no stretch of {settings.min_clip_s:.0f}–{settings.max_clip_s:.0f} s "
-            f"of whole sentences found in the transcript ({len(text.sentences)} sentences)")
+            f"of whole sentences found in the transcript ({len(text.sentences)} sentences)"
+        )
     return plans
 
 
 def speech_segments(text: transcript.Transcript, plan: highlights.ClipPlan):
     """Clip-relative (start, end, speaker) of each sentence inside the clip."""
-    return [(s.start_s - plan.start_s, s.end_s - plan.start_s, s.speaker)
-            for s in text.sentences[plan.first_sentence : plan.last_sentence + 1]]
+    return [
+        (s.start_s - plan.start_s, s.end_s - plan.start_s, s.speaker)
+        for s in text.sentences[plan.first_sentence : plan.last_sentence + 1]
+    ]
 
 
 @task(name="frame-clip", tags=["gpu"], **CACHED)
-def frame_clip(source: Source, plan: highlights.ClipPlan, text: transcript.Transcript,
-               settings: PipelineSettings):
+def frame_clip(
+    source: Source,
+    plan: highlights.ClipPlan,
+    text: transcript.Transcript,
+    settings: PipelineSettings,
+):
     """Find the faces in the clip's window and plan a calm crop that follows the speaker."""
     from media import framing
 
     costs: list[CostItem] = []
-    v = source.info.video[0]
+    # ffmpeg applies rotation metadata while decoding: plan in displayed pixels.
+    width, height = source.info.video[0].display_size
     with metered("frame", costs):
         analysis = framing.analyse_window(
-            source.local_path, plan.start_s, plan.duration_s, v.width, v.height,
-            fps=settings.analysis_fps, width=settings.analysis_width)
-        framed = framing.plan_framing(analysis, src_w=v.width, src_h=v.height,
-                                      aspect=settings.aspect,
-                                      speech=speech_segments(text, plan))
+            source.local_path,
+            plan.start_s,
+            plan.duration_s,
+            width,
+            height,
+            fps=settings.analysis_fps,
+            width=settings.analysis_width,
+        )
+        framed = framing.plan_framing(
+            analysis,
+            src_w=width,
+            src_h=height,
+            aspect=settings.aspect,
+            speech=speech_segments(text, plan),
+        )
     return framed, costs
 
 
@@ -146,8 +167,9 @@ class RenderedClip:
 
 
 @task(name="render-clip", tags=["gpu"], **CACHED)
-def render_clip(source: Source, plan: highlights.ClipPlan, framing_outcome: tuple,
-                settings: PipelineSettings):
+def render_clip(
+    source: Source, plan: highlights.ClipPlan, framing_outcome: tuple, settings: PipelineSettings
+):
     """Normalise the clip's audio on the encoded AAC, then one video encode muxing it as is.
 
     ``framing_outcome`` is what :func:`frame_clip` returned: (FramingPlan, cost items).
@@ -161,27 +183,45 @@ def render_clip(source: Source, plan: highlights.ClipPlan, framing_outcome: tupl
     encoder = render.choose_encoder(settings.encoder)
     with metered("render", costs, pool="gpu" if encoder == "h264_nvenc" else "cpu"):
         sound = audio.normalise_clip_audio(
-            source.local_path, work / "audio.m4a", start_s=plan.start_s,
-            duration_s=plan.duration_s, target_lufs=settings.target_lufs,
-            ceiling_dbtp=settings.max_true_peak_dbtp)
+            source.local_path,
+            work / "audio.m4a",
+            start_s=plan.start_s,
+            duration_s=plan.duration_s,
+            target_lufs=settings.target_lufs,
+            ceiling_dbtp=settings.max_true_peak_dbtp,
+        )
         cmds = work / "crop.cmd"
         cmds.write_text(framing.sendcmd_script(framed))
         out_w, out_h = render.output_size(settings.aspect, framed.crop_w, framed.crop_h)
         first = framed.keys[0]
         vf = render.video_filter(
-            crop_w=framed.crop_w, crop_h=framed.crop_h, x0=first.x, y0=first.y,
-            out_w=out_w, out_h=out_h, fps=render.output_fps(source.info.video[0].fps,
-                                                            settings.max_fps),
-            sendcmd_path=str(cmds))
+            crop_w=framed.crop_w,
+            crop_h=framed.crop_h,
+            x0=first.x,
+            y0=first.y,
+            out_w=out_w,
+            out_h=out_h,
+            fps=render.output_fps(source.info.video[0].fps, settings.max_fps),
+            sendcmd_path=str(cmds),
+        )
         spec = render.EncodeSpec(encoder, settings.x264_preset, settings.crf)
         out = work / f"clip-{plan.index:02d}.mp4"
         tmp = out.with_suffix(".part.mp4")
-        ffmpeg.run(render.render_argv(source.local_path, sound.path, str(tmp),
-                                      start_s=plan.start_s, duration_s=plan.duration_s,
-                                      vf=vf, spec=spec))
+        ffmpeg.run(
+            render.render_argv(
+                source.local_path,
+                sound.path,
+                str(tmp),
+                start_s=plan.start_s,
+                duration_s=plan.duration_s,
+                vf=vf,
+                spec=spec,
+            )
+        )
         tmp.replace(out)
-    return RenderedClip(plan.index, str(out), out_w, out_h, encoder, sound.integrated_lufs,
-                        sound.renders), costs
+    return RenderedClip(
+        plan.index, str(out), out_w, out_h, encoder, sound.integrated_lufs, sound.renders
+    ), costs
 
 
 @task(name="qa-clip", **CACHED)
@@ -197,14 +237,3 @@ def qa_clip(render_outcome: tuple, settings: PipelineSettings):
     with metered("qa", costs):
         measured = measure_clip(rendered.path, settings)
     return measured, costs
-
-
-def publish_clip(rendered: RenderedClip, clips_dir: Path) -> Path:
-    """Place a finished clip in the job directory (hard link when possible, else copy)."""
-    clips_dir.mkdir(parents=True, exist_ok=True)
-    dest = clips_dir / f"clip-{rendered.index:02d}.mp4"
-    try:
-        dest.hardlink_to(rendered.path)
-    except OSError:
-        shutil.copy2(rendered.path, dest)
-    return dest

@@ -21,8 +21,12 @@ os.environ["PREFECT_HOME"] = str(_TEST_HOME / "prefect")
 os.environ["CLIPFLOW_HOME"] = str(_TEST_HOME / "clipflow")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-for _var in [v for v in os.environ if v.startswith("CLIPFLOW_") and v not in (
-        "CLIPFLOW_HOME", "CLIPFLOW_REAL_MEDIA", "CLIPFLOW_TEST_PG_URL")]:
+for _var in [
+    v
+    for v in os.environ
+    if v.startswith("CLIPFLOW_")
+    and v not in ("CLIPFLOW_HOME", "CLIPFLOW_REAL_MEDIA", "CLIPFLOW_TEST_PG_URL")
+]:
     del os.environ[_var]  # a developer's own settings must not change what tests see
 atexit.register(shutil.rmtree, _TEST_HOME, ignore_errors=True)
 

@@ -40,8 +40,16 @@ def _run(capsys, *args: str) -> tuple[int, str, str]:
 def first_job(sample, tmp_path_factory):
     """The job under test, run once for the module through the CLI entry point."""
     out = tmp_path_factory.mktemp("out")
-    code = main(["run", str(sample.video_path), "--transcript", str(sample.transcript_path),
-                 "--out", str(out)])
+    code = main(
+        [
+            "run",
+            str(sample.video_path),
+            "--transcript",
+            str(sample.transcript_path),
+            "--out",
+            str(out),
+        ]
+    )
     jobs = sorted(p for p in out.iterdir() if p.is_dir())
     return code, out, jobs
 
@@ -63,7 +71,8 @@ def test_report_matches_the_files(first_job, sample) -> None:
     clips = report["clips"]
     assert 1 <= len(clips) <= 5
     assert sorted(p.name for p in (job / "clips").iterdir()) == [
-        f"clip-{c['index']:02d}.mp4" for c in clips]
+        f"clip-{c['index']:02d}.mp4" for c in clips
+    ]
     measured = []
     for c in clips:
         path = job / c["path"]
@@ -103,12 +112,19 @@ def test_job_database_records_the_job(first_job) -> None:
     assert record["total_usd"] == pytest.approx(report["cost"]["total_usd"])
 
 
-def test_rerun_finishes_from_cache_without_touching_the_first_job(first_job, sample,
-                                                                    capsys) -> None:
+def test_rerun_finishes_from_cache_without_touching_the_first_job(
+    first_job, sample, capsys
+) -> None:
     _, out, jobs = first_job
     before = {p: p.stat().st_mtime_ns for p in jobs[0].rglob("*")}
-    code, stdout, _ = _run(capsys, str(sample.video_path), "--transcript",
-                           str(sample.transcript_path), "--out", str(out))
+    code, stdout, _ = _run(
+        capsys,
+        str(sample.video_path),
+        "--transcript",
+        str(sample.transcript_path),
+        "--out",
+        str(out),
+    )
     assert code == 0
     second = Path(stdout.strip().splitlines()[-1])
     assert second != jobs[0] and second.parent == out
@@ -125,14 +141,17 @@ def test_rerun_finishes_from_cache_without_touching_the_first_job(first_job, sam
     ("args", "reason"),
     [
         (lambda s, t: [str(t / "missing.mp4")], "no such file"),
-        (lambda s, t: [str(s.video_path), "--transcript", str(_write(t / "bad.vtt", b"hello"))],
-         "without timings"),
+        (
+            lambda s, t: [str(s.video_path), "--transcript", str(_write(t / "bad.vtt", b"hello"))],
+            "without timings",
+        ),
         (lambda s, t: [str(_write(t / "junk.mp4", os.urandom(4096)))], "not a readable media"),
     ],
     ids=["missing-file", "untimed-transcript", "not-media"],
 )
-def test_bad_input_exits_2_names_it_and_records_rejection(sample, tmp_path, capsys, args,
-                                                          reason) -> None:
+def test_bad_input_exits_2_names_it_and_records_rejection(
+    sample, tmp_path, capsys, args, reason
+) -> None:
     from blocks.settings import PipelineSettings
     from tasks import jobdb
 
@@ -147,8 +166,13 @@ def test_bad_input_exits_2_names_it_and_records_rejection(sample, tmp_path, caps
     with engine.connect() as conn:
         import sqlalchemy as sa
 
-        row = conn.execute(sa.text("SELECT status, failure_reason FROM jobs WHERE source_uri = "
-                                   ":u ORDER BY created_at DESC"), {"u": argv[0]}).first()
+        row = conn.execute(
+            sa.text(
+                "SELECT status, failure_reason FROM jobs WHERE source_uri = "
+                ":u ORDER BY created_at DESC"
+            ),
+            {"u": argv[0]},
+        ).first()
     assert row is not None and row[0] == "rejected" and reason in row[1]
 
 
@@ -163,19 +187,29 @@ def test_s3_source(sample, s3_server, tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("CLIPFLOW_S3_ENDPOINT_URL", s3_server)
     monkeypatch.setenv("CLIPFLOW_AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("CLIPFLOW_AWS_SECRET_ACCESS_KEY", "testing")
-    s3 = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_server,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     s3.create_bucket(Bucket="inbox")
     key = "zoom/2026-11 interview – café.mp4"
     s3.upload_file(str(sample.video_path), "inbox", key)
     s3.upload_file(str(sample.transcript_path), "inbox", "zoom/interview.vtt")
-    code, stdout, stderr = _run(capsys, f"s3://inbox/{key}", "--transcript",
-                                "s3://inbox/zoom/interview.vtt", "--out", str(tmp_path / "out"))
+    code, stdout, stderr = _run(
+        capsys,
+        f"s3://inbox/{key}",
+        "--transcript",
+        "s3://inbox/zoom/interview.vtt",
+        "--out",
+        str(tmp_path / "out"),
+    )
     assert code == 0, stderr
     report = json.loads((Path(stdout.strip().splitlines()[-1]) / "report.json").read_text())
     assert report["source"]["uri"] == f"s3://inbox/{key}"
-    assert report["source"]["sha256"] == hashlib.sha256(
-        sample.video_path.read_bytes()).hexdigest()
+    assert report["source"]["sha256"] == hashlib.sha256(sample.video_path.read_bytes()).hexdigest()
     assert 1 <= len(report["clips"]) <= 5
 
     code, _, stderr = _run(capsys, "s3://inbox/zoom/nope.mp4", "--out", str(tmp_path / "o2"))
@@ -187,8 +221,14 @@ def test_job_database_on_each_backend(sample, job_db_url, tmp_path, capsys, monk
     from tasks import jobdb
 
     monkeypatch.setenv("CLIPFLOW_DATABASE_URL", job_db_url)
-    code, stdout, _ = _run(capsys, str(sample.video_path), "--transcript",
-                           str(sample.transcript_path), "--out", str(tmp_path))
+    code, stdout, _ = _run(
+        capsys,
+        str(sample.video_path),
+        "--transcript",
+        str(sample.transcript_path),
+        "--out",
+        str(tmp_path),
+    )
     assert code == 0
     job_id = Path(stdout.strip().splitlines()[-1]).name
     record = jobdb.get_job(job_db_url, job_id)
@@ -200,9 +240,21 @@ def test_cli_end_to_end_in_a_subprocess(first_job, sample, tmp_path) -> None:
     session's clipflow home (so the stages come from the cache the first job filled)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     done = subprocess.run(
-        [str(Path(sys.executable).with_name("clipflow")), "run", str(sample.video_path),
-         "--transcript", str(sample.transcript_path), "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, env=env, timeout=900, check=False)
+        [
+            str(Path(sys.executable).with_name("clipflow")),
+            "run",
+            str(sample.video_path),
+            "--transcript",
+            str(sample.transcript_path),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     job_dir = Path(done.stdout.strip().splitlines()[-1])
     assert job_dir.parent == tmp_path / "out"

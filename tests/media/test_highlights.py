@@ -52,7 +52,7 @@ def test_selection_is_non_overlapping_gapped_ranked_and_capped() -> None:
     chosen = select(t, rules)
     assert 1 <= len(chosen) <= 3
     assert [c.index for c in chosen] == list(range(1, len(chosen) + 1))
-    for a, b in zip(chosen, chosen[1:]):
+    for a, b in zip(chosen, chosen[1:], strict=False):
         assert b.start_s >= a.end_s + rules.min_gap_s
     # Filler talk that opens with "And so yeah" never leads a clip.
     assert not any(c.text.startswith("And so") for c in chosen)
@@ -66,14 +66,18 @@ def test_too_short_recording_gives_no_clip() -> None:
 
 @pytest.mark.parametrize(
     ("gap_before", "gap_after", "lead", "tail"),
-    [(2.0, 2.0, 0.25, 0.4),   # room on both sides: full lead-in and tail
-     (0.1, 0.2, 0.1, 0.2)],   # tight: never reaches into the neighbouring words
+    [
+        (2.0, 2.0, 0.25, 0.4),  # room on both sides: full lead-in and tail
+        (0.1, 0.2, 0.1, 0.2),
+    ],  # tight: never reaches into the neighbouring words
 )
 def test_bounds_never_cut_a_neighbouring_word(gap_before, gap_after, lead, tail) -> None:
-    words = [Word("before.", 0.0, 1.0, "A"),
-             Word("Middle", 1.0 + gap_before, 1.5 + gap_before, "A"),
-             Word("sentence.", 1.6 + gap_before, 2.0 + gap_before, "A"),
-             Word("After.", 2.0 + gap_before + gap_after, 3.0 + gap_before + gap_after, "A")]
+    words = [
+        Word("before.", 0.0, 1.0, "A"),
+        Word("Middle", 1.0 + gap_before, 1.5 + gap_before, "A"),
+        Word("sentence.", 1.6 + gap_before, 2.0 + gap_before, "A"),
+        Word("After.", 2.0 + gap_before + gap_after, 3.0 + gap_before + gap_after, "A"),
+    ]
     t = from_words(words, source="test")
     start, end = clip_bounds(t, t.sentences[1], t.sentences[1], SelectionRules())
     assert start == pytest.approx(words[1].start_s - lead)

@@ -20,16 +20,34 @@ def _ffmpeg(*args: str) -> None:
 @pytest.fixture(scope="module")
 def media_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("ingest")
-    av = ["-f", "lavfi", "-i", "testsrc2=s=320x240:r=30:d={d}",
-          "-f", "lavfi", "-i", "sine=f=440:d={d}"]
+    av = [
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=320x240:r=30:d={d}",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=440:d={d}",
+    ]
     enc = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"]
     _ffmpeg(*[a.format(d=20) for a in av], *enc, str(d / "good.mp4"))
-    _ffmpeg(*[a.format(d=20) for a in av], *enc, "-movflags", "+faststart",
-            str(d / "faststart.mp4"))
+    _ffmpeg(
+        *[a.format(d=20) for a in av], *enc, "-movflags", "+faststart", str(d / "faststart.mp4")
+    )
     _ffmpeg(*[a.format(d=5) for a in av], *enc, str(d / "short.mp4"))
     _ffmpeg("-f", "lavfi", "-i", "sine=d=20", "-c:a", "aac", str(d / "audio_only.m4a"))
-    _ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:d=20", "-c:v", "libx264",
-            "-pix_fmt", "yuv420p", str(d / "video_only.mp4"))
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=320x240:d=20",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        str(d / "video_only.mp4"),
+    )
     return d
 
 
@@ -69,14 +87,28 @@ def _truncate(src, dest, fraction: float):
         (lambda d, t: d / "video_only.mp4", "no audio stream"),
         (lambda d, t: d / "short.mp4", "shorter than the shortest clip"),
         (lambda d, t: _truncate(d / "good.mp4", t / "cut.mp4", 0.5), "not a readable"),
-        (lambda d, t: _truncate(d / "faststart.mp4", t / "cut_fs.mp4", 0.5),
-         "truncated or corrupt"),
-        (lambda d, t: _truncate(d / "faststart.mp4", t / "cut_fs90.mp4", 0.9),
-         "truncated or corrupt"),
+        (
+            lambda d, t: _truncate(d / "faststart.mp4", t / "cut_fs.mp4", 0.5),
+            "truncated or corrupt",
+        ),
+        (
+            lambda d, t: _truncate(d / "faststart.mp4", t / "cut_fs90.mp4", 0.9),
+            "truncated or corrupt",
+        ),
         (lambda d, t: t, "not a regular file"),
     ],
-    ids=["missing", "zero-bytes", "random-bytes", "audio-only", "video-only", "too-short",
-         "truncated-moov-at-end", "truncated-50", "truncated-90", "directory"],
+    ids=[
+        "missing",
+        "zero-bytes",
+        "random-bytes",
+        "audio-only",
+        "video-only",
+        "too-short",
+        "truncated-moov-at-end",
+        "truncated-50",
+        "truncated-90",
+        "directory",
+    ],
 )
 def test_rejections_name_the_input_and_the_problem(media_dir, tmp_path, make, reason) -> None:
     src = make(media_dir, tmp_path)
@@ -89,8 +121,9 @@ def test_playlists_cannot_make_ffmpeg_read_other_files(media_dir, tmp_path) -> N
     secret = tmp_path / "secret.mp4"
     secret.write_bytes((media_dir / "good.mp4").read_bytes())
     playlist = tmp_path / "evil.m3u8"
-    playlist.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:20\n#EXTINF:20,\nfile://{secret}\n"
-                        "#EXT-X-ENDLIST\n")
+    playlist.write_text(
+        f"#EXTM3U\n#EXT-X-TARGETDURATION:20\n#EXTINF:20,\nfile://{secret}\n#EXT-X-ENDLIST\n"
+    )
     concat = tmp_path / "evil.ffconcat"
     concat.write_text(f"ffconcat version 1.0\nfile '{secret}'\n")
     for src in (playlist, concat):

@@ -81,7 +81,6 @@ MAX_POOLED_WER = 0.40
 SPEECH_DBFS = -40.0
 
 
-
 @dataclass(frozen=True, slots=True)
 class Recognised:
     wav: Path
@@ -212,8 +211,9 @@ def test_asr_transcribes_speech_up_to_its_end(case: Speech, recognise) -> None:
     """The last word ends near where the signal's energy says speech ends (within 1 s).
 
     Measured gaps (last loud window minus last word end): jfk 0.54 s (a loud tail after the
-    last word), others -0.5 to 0.05 s. dlib_libri once lost 7.24 s here: its PCM length is a multiple of the
-    VAD frame, and pocketsphinx's own segment loop never closed the final utterance.
+    last word), others -0.5 to 0.05 s. dlib_libri once lost 7.24 s here: its PCM length is a
+    multiple of the VAD frame, and pocketsphinx's own segment loop never closed the final
+    utterance.
     """
     got = recognise(case)
     last = _last_speech_s(got.pcm)

@@ -10,21 +10,25 @@ from media.ffmpeg import INPUT_PROTOCOLS
 
 @pytest.mark.parametrize(
     ("aspect", "crop", "size"),
-    [("9:16", (608, 1080), (720, 1280)),    # 1080p gallery: 1.78× up to 1920 → fall back
-     ("9:16", (1216, 2160), (1080, 1920)),  # 4K source: a downscale, the large size
-     ("9:16", (1280, 2276), (1080, 1920)),
-     ("1:1", (1080, 1080), (1080, 1080)),
-     ("1:1", (600, 600), (720, 720)),
-     ("16:9", (1920, 1080), (1920, 1080)),
-     ("16:9", (1280, 720), (1920, 1080)),   # exactly 1.5×: allowed
-     ("16:9", (1000, 562), (1280, 720))],
+    [
+        ("9:16", (608, 1080), (720, 1280)),  # 1080p gallery: 1.78× up to 1920 → fall back
+        ("9:16", (1216, 2160), (1080, 1920)),  # 4K source: a downscale, the large size
+        ("9:16", (1280, 2276), (1080, 1920)),
+        ("1:1", (1080, 1080), (1080, 1080)),
+        ("1:1", (600, 600), (720, 720)),
+        ("16:9", (1920, 1080), (1920, 1080)),
+        ("16:9", (1280, 720), (1920, 1080)),  # exactly 1.5×: allowed
+        ("16:9", (1000, 562), (1280, 720)),
+    ],
 )
 def test_output_size_caps_upscaling(aspect, crop, size) -> None:
     assert render.output_size(aspect, *crop) == size
 
 
-@pytest.mark.parametrize(("src", "out"), [(30, 30), (29.97, 29.97), (25, 25), (60, 30),
-                                          (59.94, 29.97), (50, 25), (240, 30), (0, 30)])
+@pytest.mark.parametrize(
+    ("src", "out"),
+    [(30, 30), (29.97, 29.97), (25, 25), (60, 30), (59.94, 29.97), (50, 25), (240, 30), (0, 30)],
+)
 def test_output_fps_never_exceeds_30(src, out) -> None:
     assert render.output_fps(src) == pytest.approx(out, abs=0.01)
 
@@ -35,8 +39,12 @@ def test_x264_args_force_high_level_40_bt709_and_vbv() -> None:
     assert "-c:v libx264" in joined and "-profile:v high" in joined
     assert "-level:v 4.0" in joined and "-pix_fmt yuv420p" in joined
     assert "-maxrate 20M -bufsize 25M" in joined
-    for flag in ("-color_primaries bt709", "-color_trc bt709", "-colorspace bt709",
-                 "-color_range tv"):
+    for flag in (
+        "-color_primaries bt709",
+        "-color_trc bt709",
+        "-colorspace bt709",
+        "-color_range tv",
+    ):
         assert flag in joined
 
 
@@ -57,11 +65,25 @@ def test_choose_encoder_honours_explicit_setting() -> None:
 
 
 def test_render_argv_seeks_before_input_and_copies_normalised_audio() -> None:
-    vf = render.video_filter(crop_w=608, crop_h=1080, x0=100, y0=0, out_w=720, out_h=1280,
-                             fps=30, sendcmd_path="/w/crop.cmd")
-    argv = render.render_argv("/w/src.mp4", "/w/a.m4a", "/w/o.mp4", start_s=12.5,
-                              duration_s=30.0, vf=vf, spec=render.EncodeSpec("libx264",
-                                                                             "veryfast", 20))
+    vf = render.video_filter(
+        crop_w=608,
+        crop_h=1080,
+        x0=100,
+        y0=0,
+        out_w=720,
+        out_h=1280,
+        fps=30,
+        sendcmd_path="/w/crop.cmd",
+    )
+    argv = render.render_argv(
+        "/w/src.mp4",
+        "/w/a.m4a",
+        "/w/o.mp4",
+        start_s=12.5,
+        duration_s=30.0,
+        vf=vf,
+        spec=render.EncodeSpec("libx264", "veryfast", 20),
+    )
     i = argv.index("/w/src.mp4")
     assert argv[argv.index("-ss") + 1] == "12.500" and argv.index("-ss") < i
     assert argv.count("-protocol_whitelist") == 2 and INPUT_PROTOCOLS in argv
@@ -72,8 +94,9 @@ def test_render_argv_seeks_before_input_and_copies_normalised_audio() -> None:
 
 
 def test_clip_audio_chain_limits_oversampled_without_autolevel() -> None:
-    argv = audio.clip_audio_argv("/s.mp4", "/a.m4a", start_s=1, duration_s=20, gain_db=3.5,
-                                 ceiling_dbtp=-1.0)
+    argv = audio.clip_audio_argv(
+        "/s.mp4", "/a.m4a", start_s=1, duration_s=20, gain_db=3.5, ceiling_dbtp=-1.0
+    )
     chain = argv[argv.index("-filter:a") + 1]
     assert chain.startswith("volume=3.500dB,aresample=192000,alimiter=")
     assert "level=false" in chain and "aresample=48000" in chain

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from media.errors import InputError
-from media.transcript import estimate_words, parse_cues, parse_timestamp, read_transcript, Cue
+from media.transcript import Cue, estimate_words, parse_cues, parse_timestamp, read_transcript
 
 ZOOM_VTT = (
     "\ufeffWEBVTT\r\n\r\n1\r\n00:00:01.000 --> 00:00:04.000\r\nAlice Chen: Hello there. "
@@ -16,8 +16,7 @@ ZOOM_VTT = (
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("00:00:01.500", 1.5), ("01:02:03.004", 3723.004), ("02:03.5", 123.5),
-     ("00:00:01,250", 1.25)],
+    [("00:00:01.500", 1.5), ("01:02:03.004", 3723.004), ("02:03.5", 123.5), ("00:00:01,250", 1.25)],
 )
 def test_timestamps(text: str, seconds: float) -> None:
     assert parse_timestamp(text, where="t") == pytest.approx(seconds)
@@ -40,15 +39,17 @@ def test_zoom_vtt_with_bom_crlf_settings_and_speaker_carryover(tmp_path) -> None
     assert t.sentences[1].speaker == "Alice Chen"
     assert t.sentences[2].speaker == "Bob Okafor"
     # Word times stay inside their cues and never overlap.
-    for a, b in zip(t.words, t.words[1:]):
+    for a, b in zip(t.words, t.words[1:], strict=False):
         assert a.start_s < a.end_s <= b.start_s
     assert t.words[0].start_s == 1.0 and t.words[-1].end_s <= 9.0
 
 
 def test_srt(tmp_path) -> None:
     path = tmp_path / "x.srt"
-    path.write_text("1\n00:00:00,500 --> 00:00:02,000\nFirst line.\n\n"
-                    "2\n00:00:02,500 --> 00:00:04,000\n<i>Second</i> line!\n")
+    path.write_text(
+        "1\n00:00:00,500 --> 00:00:02,000\nFirst line.\n\n"
+        "2\n00:00:02,500 --> 00:00:04,000\n<i>Second</i> line!\n"
+    )
     t = read_transcript(path)
     assert t.source == "srt"
     assert [s.text for s in t.sentences] == ["First line.", "Second line!"]
@@ -80,8 +81,10 @@ def test_malformed_transcripts_are_rejected(tmp_path, body: bytes, match: str) -
 
 def test_cues_past_the_recording_are_rejected(tmp_path) -> None:
     path = tmp_path / "late.vtt"
-    path.write_text("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nA: hi.\n\n"
-                    "00:10:00.000 --> 00:10:02.000\nA: late.\n")
+    path.write_text(
+        "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nA: hi.\n\n"
+        "00:10:00.000 --> 00:10:02.000\nA: late.\n"
+    )
     with pytest.raises(InputError, match="after the recording ends"):
         read_transcript(path, duration_s=60.0)
 
@@ -92,6 +95,7 @@ def test_missing_transcript(tmp_path) -> None:
 
 
 def test_voice_tags() -> None:
-    cues = parse_cues("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Roger Bingham>Hi there.</v>\n",
-                      name="v")
+    cues = parse_cues(
+        "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Roger Bingham>Hi there.</v>\n", name="v"
+    )
     assert cues[0].speaker == "Roger Bingham" and cues[0].text == "Hi there."

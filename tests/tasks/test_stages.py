@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from blocks.settings import PipelineSettings
@@ -19,12 +21,16 @@ def sample(tmp_path_factory):
 
 def test_without_a_transcript_speech_recognition_feeds_selection(sample, tmp_path) -> None:
     settings = PipelineSettings(home=tmp_path)
-    src = ingest.accept(sample.video_path, tmp_path / "sources", uri=str(sample.video_path),
-                        min_duration_s=settings.min_clip_s)
+    src = ingest.accept(
+        sample.video_path,
+        tmp_path / "sources",
+        uri=str(sample.video_path),
+        min_duration_s=settings.min_clip_s,
+    )
     text, costs = load_transcript.fn(src, None, None, settings)
     assert text.source == "asr:pocketsphinx"
     assert len(text.words) > 60  # ~2.5 words/s of speech for a minute, recognised roughly
-    assert all(a.end_s <= b.start_s + 1e-6 for a, b in zip(text.words, text.words[1:]))
+    assert all(a.end_s <= b.start_s + 1e-6 for a, b in pairwise(text.words))
     assert text.words[-1].end_s <= src.info.duration_s
     assert sorted(c.resource for c in costs) == ["asr", "cpu"]
     plans = select_highlights.fn(src, text, 5, settings)
@@ -36,8 +42,9 @@ def test_without_a_transcript_speech_recognition_feeds_selection(sample, tmp_pat
 
 def test_sidecar_and_selection_share_rules(sample, tmp_path) -> None:
     settings = PipelineSettings(home=tmp_path, max_clips=2, min_gap_s=3)
-    src = ingest.accept(sample.video_path, tmp_path / "sources", uri="talk.mp4",
-                        min_duration_s=settings.min_clip_s)
+    src = ingest.accept(
+        sample.video_path, tmp_path / "sources", uri="talk.mp4", min_duration_s=settings.min_clip_s
+    )
     sha, local = ingest.copy_hashed(sample.transcript_path, tmp_path / "t", label="talk.vtt")
     text, _ = load_transcript.fn(src, (sha, str(local)), "talk.vtt", settings)
     assert text.source == "vtt" and set(text.speakers) == {"Alice Chen", "Bob Okafor"}
@@ -69,8 +76,7 @@ def test_cache_keys_depend_on_stage_content_and_settings_not_on_home(tmp_path) -
     assert key != content_cache_key(_Ctx(_Task("frame-clip", _stage)), {"sha": "1", "s": a})
     assert key != content_cache_key(_Ctx(_Task("render-clip", _stage)), {"sha": "2", "s": a})
     louder = PipelineSettings(home=tmp_path / "a", target_lufs=-16)
-    assert key != content_cache_key(_Ctx(_Task("render-clip", _stage)), {"sha": "1",
-                                                                          "s": louder})
+    assert key != content_cache_key(_Ctx(_Task("render-clip", _stage)), {"sha": "1", "s": louder})
     assert stable_digest({"b": 1, "a": 2}) == stable_digest({"a": 2, "b": 1})
 
 

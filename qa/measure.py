@@ -1,0 +1,134 @@
+"""Measurements of one produced clip, read from the encoded file only (never from the plan).
+
+Loudness: ffmpeg's ebur128 via :mod:`media.loudness` (EBU R128 / ITU-R BS.1770-4, true peak).
+Framing: the share of sampled frames whose subject face sits on the vertical centre line.
+Decode: a full decode with FFmpeg's strictest error detection (../shared/NOTES.md).
+Codec: :func:`qa.codec.inspect_codec`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from blocks.settings import PipelineSettings
+from media import ffmpeg, loudness
+from media.errors import FFmpegError, MediaError
+from media.faces import Box, detect_faces
+from media.probe import MediaInfo
+from qa.codec import inspect_codec, probe_output
+from qa.records import ClipMeasurements
+
+# QA samples at least this often, whatever the settings say: fewer samples make the ratio
+# too coarse to tell 90 % from 85 % on a 15 s clip.
+MIN_SAMPLE_FPS = 2.0
+# Frames are scaled to at most this width before detection (Haar is resolution-hungry).
+MAX_SAMPLE_WIDTH = 640
+# The strictest decode FFmpeg offers; -xerror stops at the first error (NOTES.md: catches every
+# NAL-length corruption and truncation, about half of the single byte flips in slice data).
+ERR_DETECT = "crccheck+bitstream+buffer+careful+explode"
+
+
+def sample_size(width: int, height: int, max_width: int = MAX_SAMPLE_WIDTH) -> tuple[int, int]:
+    """Even frame size for face sampling: the display size, scaled down to ``max_width``."""
+    if width <= 0 or height <= 0:
+        raise MediaError(f"cannot sample faces from a {width}x{height} picture")
+    w = min(width, max_width)
+    h = height * w / width
+    return max(2, int(w) // 2 * 2), max(2, int(round(h / 2)) * 2)
+
+
+def face_sample_argv(path: str, *, fps: float, width: int, height: int) -> list[str]:
+    """One decode of the whole clip: ``fps`` frames per second, scaled, raw BGR on stdout."""
+    vf = f"fps={fps:g},scale={width}:{height}:flags=area"
+    return [
+        *ffmpeg.ffmpeg_base(),
+        *ffmpeg.input_args(path, source=False),
+        *"-map 0:v:0 -an -sn -dn -vf".split(),
+        vf,
+        *"-pix_fmt bgr24 -f rawvideo -".split(),
+    ]
+
+
+def decode_check_argv(path: str) -> list[str]:
+    """Decode every video and audio frame with full error detection, output discarded."""
+    return [
+        *"ffmpeg -hide_banner -nostdin -nostats -v error -xerror -err_detect".split(),
+        ERR_DETECT,  # a decoder option: before -i
+        *ffmpeg.input_args(path, source=False),
+        *"-map 0:v? -map 0:a? -f null -".split(),
+    ]
+
+
+def subject_face(boxes: Sequence[Box]) -> Box | None:
+    """The framed subject: the largest face.
+
+    Largest rather than nearest-to-centre, so a small false detection (or a background person)
+    near the middle cannot make an off-centre speaker count as centred.
+    """
+    return max(boxes, key=lambda b: b.area, default=None)
+
+
+def is_centred(boxes: Sequence[Box], width: int, tolerance: float) -> bool:
+    """The subject face's centre lies within ``tolerance × width`` of the vertical centre line."""
+    face = subject_face(boxes)
+    return face is not None and abs(face.cx - width / 2) <= tolerance * width
+
+
+def centred_ratio(frames: Iterable[Sequence[Box]], width: int, tolerance: float) -> float:
+    """Centred frames / sampled frames; a frame without a face counts as not centred."""
+    verdicts = [is_centred(boxes, width, tolerance) for boxes in frames]
+    return sum(verdicts) / len(verdicts) if verdicts else 0.0
+
+
+def face_centered_ratio(path: str, info: MediaInfo, settings: PipelineSettings) -> float:
+    """Sample the clip at ``max(qa_sample_fps, 2)`` fps through one ffmpeg pipe, detect faces."""
+    v = info.primary_video
+    if v is None:
+        raise MediaError(f"{path}: no video stream (streams: {info.describe_streams()})")
+    width, height = sample_size(*v.display_size)  # ffmpeg auto-rotates while decoding
+    fps = max(settings.qa_sample_fps, MIN_SAMPLE_FPS)
+    argv = face_sample_argv(path, fps=fps, width=width, height=height)
+    frames = (
+        detect_faces(np.frombuffer(buf, np.uint8).reshape(height, width, 3))
+        for buf in ffmpeg.stream(argv, frame_bytes=width * height * 3)
+    )
+    return centred_ratio(frames, width, settings.face_center_tolerance)
+
+
+def count_decode_errors(path: str) -> int:
+    """Error lines of a full strict decode; a failed decode counts at least one."""
+    try:
+        stderr, failed = ffmpeg.run(decode_check_argv(path), capture_stdout=False).stderr, False
+    except FFmpegError as exc:
+        stderr, failed = exc.stderr, True
+    errors = sum(1 for line in stderr.splitlines() if line.strip())
+    return max(errors, 1) if failed else errors
+
+
+def measure_loudness(path: str) -> loudness.Loudness:
+    """Integrated loudness, LRA, true peak and the 10 Hz momentary series (EBU R128)."""
+    return loudness.measure(path, momentary=True)
+
+
+def measure_clip(path: str | Path, settings: PipelineSettings) -> ClipMeasurements:
+    """Measure one produced clip. A clip without video or audio is a render bug: MediaError."""
+    path = str(path)
+    info = probe_output(path)
+    if info.primary_video is None or info.primary_audio is None:
+        raise MediaError(
+            f"{path}: a clip needs video and audio (streams: {info.describe_streams()})"
+        )
+    loud = measure_loudness(path)
+    return ClipMeasurements(
+        integrated_lufs=loud.integrated_lufs,
+        true_peak_dbtp=loud.true_peak_dbtp,
+        lra_lu=loud.lra_lu,
+        face_centered_ratio=face_centered_ratio(path, info, settings),
+        decode_errors=count_decode_errors(path),
+        duration_s=info.duration_s,
+        codec=inspect_codec(path, info=info),
+        momentary=loud.momentary,
+    )

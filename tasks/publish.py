@@ -1,0 +1,81 @@
+"""Publishing a job: clips into a fresh job directory, the report last, artifacts, records."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+
+from tasks import jobdb
+from tasks.common import TRANSIENT_RETRIES
+
+
+def new_job_dir(out: Path, job_id: str) -> Path:
+    """A job's own directory; never reused, so no earlier output is ever overwritten."""
+    job_dir = out / job_id
+    job_dir.mkdir(parents=True, exist_ok=False)
+    return job_dir
+
+
+def link_clip(rendered_path: str, index: int, clips_dir: Path) -> Path:
+    """Place a finished clip in the job directory (hard link when possible, else copy)."""
+    clips_dir.mkdir(parents=True, exist_ok=True)
+    dest = clips_dir / f"clip-{index:02d}.mp4"
+    try:
+        dest.hardlink_to(rendered_path)
+    except OSError:
+        shutil.copy2(rendered_path, dest)
+    return dest
+
+
+@task(name="publish")
+def publish_job(job_dir: str, clip_paths: dict[int, str], report: dict[str, Any]) -> str:
+    """Clips first, then ``report.json`` and ``report.html``, then the Prefect artifacts:
+    a report always describes complete files."""
+    from qa.report import write_report
+    from tasks.artifacts import publish_job_artifacts
+
+    folder = Path(job_dir)
+    for index, path in sorted(clip_paths.items()):
+        link_clip(path, index, folder / "clips")
+    write_report(folder, report)
+    publish_job_artifacts(report, job_dir)
+    return job_dir
+
+
+@task(name="record", **TRANSIENT_RETRIES)
+def record_job(db: str, job_id: str, report: dict[str, Any]) -> str:
+    """Clips, QA checks, cost items and the final status in the job database (idempotent)."""
+    jobdb.record_clips(
+        db,
+        job_id,
+        [
+            {
+                "index": c["index"],
+                "path": c["path"],
+                "start_s": c["start_s"],
+                "end_s": c["end_s"],
+                "duration_s": c["duration_s"],
+                "text": c["text"],
+                "score": c["score"],
+                "speaker": c["speaker"],
+                "passed": c["qa"]["passed"],
+            }
+            for c in report["clips"]
+        ],
+    )
+    jobdb.record_qa(db, job_id, [{"clip_index": None, **c} for c in report["qa"]["checks"]])
+    jobdb.record_costs(db, job_id, report["cost"]["items"])
+    failed = [c["name"] for c in report["qa"]["checks"] if not c["passed"]]
+    status = jobdb.JobStatus.SUCCEEDED if report["qa"]["passed"] else jobdb.JobStatus.QA_FAILED
+    jobdb.finish_job(
+        db,
+        job_id,
+        status,
+        reason=f"QA failed: {', '.join(failed)}" if failed else None,
+        wall_s=report["timings"]["wall_s"],
+        total_usd=report["cost"]["total_usd"],
+    )
+    return str(status)

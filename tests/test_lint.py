@@ -1,0 +1,28 @@
+"""The code style is part of the build: ruff's lint rules and formatter (pyproject.toml)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUFF = [sys.executable, "-m", "ruff"]
+
+
+def test_ruff_lint_is_clean() -> None:
+    done = subprocess.run(
+        [*RUFF, "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
+
+
+def test_ruff_format_is_clean() -> None:
+    done = subprocess.run(
+        [*RUFF, "format", "--check", "--no-cache", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
