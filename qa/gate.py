@@ -12,6 +12,7 @@ on an idle 2-core machine, most of it great-expectations' own bookkeeping).
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Mapping, Sequence
@@ -228,6 +229,8 @@ def _context() -> tuple[Any, Any, Any]:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    # An ephemeral context announces its temporary docs folder at INFO: noise on the CLI.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas("clipflow-qa")
