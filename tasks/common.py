@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import inspect
 import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,16 @@ from pydantic import BaseModel, SecretStr
 
 from media.errors import ClipflowError, StorageError
 
-# Fields that say where things live or who you are, not what a stage computes.
-_NOT_CONTENT = {"home", "database_url", "aws_access_key_id", "aws_secret_access_key"}
+# Fields and parameters that say where things live, what the user called them, or who they
+# are, not what a stage computes: the same bytes under another name reuse the same results.
+_NOT_CONTENT = {
+    "home",
+    "database_url",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "uri",
+    "label",
+}
 
 
 def _plain(obj: Any) -> Any:
@@ -25,9 +33,17 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, BaseModel):
         return {k: _plain(v) for k, v in obj.model_dump().items() if k not in _NOT_CONTENT}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {
+            f.name: _plain(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if f.name not in _NOT_CONTENT
+        }
     if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+        return {
+            str(k): _plain(v)
+            for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))
+            if k not in _NOT_CONTENT
+        }
     if isinstance(obj, list | tuple):
         return [_plain(v) for v in obj]
     if isinstance(obj, SecretStr):
@@ -45,19 +61,28 @@ def stable_digest(*objs: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """sha256 of the pipeline's code (``media/``, ``qa/``, ``tasks/``): a change to the logic a
+    stage calls, not only to the task's own body, must invalidate its cached results."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for package in ("media", "qa", "tasks"):
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def content_cache_key(task_ctx: Any, inputs: dict[str, Any]) -> str:
-    """Cache key = stage name + the task's source + its inputs' content (never a run id).
+    """Cache key = stage name + the pipeline's code + the inputs' content (never a run id).
 
     Inputs carry the source's sha256 (or S3 ETag/version), so a re-run of the same recording
     with the same settings reuses every finished stage. Keys are global across tasks in
     Prefect, hence the stage-name prefix.
     """
     task = task_ctx.task
-    try:
-        source = inspect.getsource(task.fn)
-    except (OSError, TypeError):
-        source = task.fn.__qualname__
-    return f"{task.name}-{stable_digest(source, inputs)[:40]}"
+    return f"{task.name}-{stable_digest(code_digest(), inputs)[:40]}"
 
 
 def _backoff(retries: int = 3, factor: float = 2.0) -> list[float]:

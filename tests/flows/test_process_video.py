@@ -211,6 +211,8 @@ def test_s3_source(sample, s3_server, tmp_path, capsys, monkeypatch) -> None:
     assert report["source"]["uri"] == f"s3://inbox/{key}"
     assert report["source"]["sha256"] == hashlib.sha256(sample.video_path.read_bytes()).hexdigest()
     assert 1 <= len(report["clips"]) <= 5
+    # Cached on content, not on names: the same bytes from S3 reuse the local run's renders.
+    assert "render" not in {i["stage"] for i in report["cost"]["items"]}
 
     code, _, stderr = _run(capsys, "s3://inbox/zoom/nope.mp4", "--out", str(tmp_path / "o2"))
     assert code == 2 and "s3://inbox/zoom/nope.mp4" in stderr and "not found" in stderr

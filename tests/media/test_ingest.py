@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 
 import pytest
 
 from media.errors import FFmpegError, InputError
 from media.ffmpeg import run
 from media.ingest import accept
-
-
-def _ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
+from tests.helpers import ffmpeg
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +27,11 @@ def media_dir(tmp_path_factory):
         "sine=f=440:d={d}",
     ]
     enc = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"]
-    _ffmpeg(*[a.format(d=20) for a in av], *enc, str(d / "good.mp4"))
-    _ffmpeg(
-        *[a.format(d=20) for a in av], *enc, "-movflags", "+faststart", str(d / "faststart.mp4")
-    )
-    _ffmpeg(*[a.format(d=5) for a in av], *enc, str(d / "short.mp4"))
-    _ffmpeg("-f", "lavfi", "-i", "sine=d=20", "-c:a", "aac", str(d / "audio_only.m4a"))
-    _ffmpeg(
+    ffmpeg(*[a.format(d=20) for a in av], *enc, str(d / "good.mp4"))
+    ffmpeg(*[a.format(d=20) for a in av], *enc, "-movflags", "+faststart", str(d / "faststart.mp4"))
+    ffmpeg(*[a.format(d=5) for a in av], *enc, str(d / "short.mp4"))
+    ffmpeg("-f", "lavfi", "-i", "sine=d=20", "-c:a", "aac", str(d / "audio_only.m4a"))
+    ffmpeg(
         "-f",
         "lavfi",
         "-i",

@@ -20,6 +20,7 @@ import pytest
 
 from blocks.settings import PipelineSettings
 from qa.records import ClipMeasurements
+from tests.helpers import ffmpeg
 
 REPO = Path(__file__).resolve().parents[2]
 FACE_ASSET = REPO / "media" / "assets" / "astronaut_face.jpg"
@@ -38,12 +39,6 @@ HDR10_PARAMS = (
 def real_media() -> Path | None:
     root = os.environ.get(REAL_MEDIA_ENV)
     return Path(root) if root and Path(root).is_dir() else None
-
-
-def _ffmpeg(*args: str) -> None:
-    subprocess.run(
-        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args], check=True
-    )
 
 
 @dataclass(frozen=True)
@@ -97,7 +92,7 @@ class ClipFactory:
                 "aevalsrc='0.25*(sin(2*PI*140*t)+0.5*sin(2*PI*280*t)+0.3*sin(2*PI*420*t)"
                 f"+0.2*sin(2*PI*700*t))':s=48000:d={FULL_S}"
             )
-            _ffmpeg(
+            ffmpeg(
                 "-f",
                 "lavfi",
                 "-i",
@@ -117,7 +112,7 @@ class ClipFactory:
         return wav
 
     def _encode_audio(self, out: Path, gain_db: float, duration_s: float) -> None:
-        _ffmpeg(
+        ffmpeg(
             "-t",
             f"{duration_s}",
             "-i",
@@ -200,7 +195,7 @@ class ClipFactory:
                 rng,
             ]
         x264 = ["-x264-params", v.x264_params] if v.x264_params else []
-        _ffmpeg(
+        ffmpeg(
             *inputs,
             "-i",
             str(self.audio(v.gain_db, v.duration_s)),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from qa.codec import (
     sps_colour,
 )
 from qa.records import ColrBox, SpsColour
+from tests.helpers import ffmpeg
 from tests.qa.conftest import HDR10_PARAMS
 
 P = "[trace_headers @ 0x558f8f8d33c0] "
@@ -284,28 +284,19 @@ TAGS = tags()
 
 def encode(out: Path, *args: str, fps: int = 30) -> Path:
     """A 2 s, 360×640 libx264 clip (no audio: inspect_codec reads video only)."""
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc2=s=360x640:r={fps}:d=2",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            *args,
-            "-movflags",
-            "+faststart",
-            str(out),
-        ],
-        check=True,
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=s=360x640:r={fps}:d=2",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        *args,
+        "-movflags",
+        "+faststart",
+        str(out),
     )
     return out
 
@@ -339,23 +330,14 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
     # A stream-copy retag of the SPS alone: the colr box keeps saying bt709.
     out["retag"] = d / "retag.mp4"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            str(out["compliant"]),
-            "-c",
-            "copy",
-            "-bsf:v",
-            "h264_metadata=colour_primaries=5",
-            str(out["retag"]),
-        ],
-        check=True,
+    ffmpeg(
+        "-i",
+        str(out["compliant"]),
+        "-c",
+        "copy",
+        "-bsf:v",
+        "h264_metadata=colour_primaries=5",
+        str(out["retag"]),
     )
     return out
 
@@ -424,47 +406,13 @@ def test_violations_show_in_the_record(
 def test_not_h264_is_recorded_not_traced(tmp_path: Path) -> None:
     """trace_headers cannot parse MPEG-4 Part 2: the record still comes back, untraced."""
     path = tmp_path / "mpeg4.mp4"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=s=160x120:r=25:d=1",
-            "-c:v",
-            "mpeg4",
-            str(path),
-        ],
-        check=True,
-    )
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=1", "-c:v", "mpeg4", str(path))
     r = inspect_codec(path)
     assert (r.codec, r.sps_colour.primaries, r.colr_box, r.cfr) == ("mpeg4", "unknown", None, True)
 
 
 def test_audio_only_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "a.m4a"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=d=0.5",
-            "-c:a",
-            "aac",
-            str(path),
-        ],
-        check=True,
-    )
+    ffmpeg("-f", "lavfi", "-i", "sine=d=0.5", "-c:a", "aac", str(path))
     with pytest.raises(MediaError, match="no video stream"):
         inspect_codec(path)

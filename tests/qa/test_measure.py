@@ -4,7 +4,6 @@ EBU Tech 3341 reference signals through the same meter (real-media tier)."""
 from __future__ import annotations
 
 import pickle
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from qa.measure import (
     sample_size,
     subject_face,
 )
+from tests.helpers import ffmpeg
 from tests.qa.conftest import FULL, TARGET_LUFS, ClipFactory, Variant
 
 W = 360  # analysis frame width; tolerance 0.1 → the face centre must lie in [144, 216]
@@ -120,24 +120,7 @@ def test_damaged_files_have_decode_errors(clips: ClipFactory, damage: str) -> No
 
 def test_clip_without_audio_is_a_render_bug(tmp_path: Path, settings: PipelineSettings) -> None:
     path = tmp_path / "silent-film.mp4"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=s=160x284:d=1",
-            "-c:v",
-            "libx264",
-            str(path),
-        ],
-        check=True,
-    )
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x284:d=1", "-c:v", "libx264", str(path))
     with pytest.raises(MediaError, match="needs video and audio.*h264 video"):
         measure_clip(path, settings)
 

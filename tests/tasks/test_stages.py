@@ -78,6 +78,11 @@ def test_cache_keys_depend_on_stage_content_and_settings_not_on_home(tmp_path) -
     louder = PipelineSettings(home=tmp_path / "a", target_lufs=-16)
     assert key != content_cache_key(_Ctx(_Task("render-clip", _stage)), {"sha": "1", "s": louder})
     assert stable_digest({"b": 1, "a": 2}) == stable_digest({"a": 2, "b": 1})
+    # The same content under another name (an S3 URI, a local path) is the same work.
+    named = content_cache_key(
+        _Ctx(_Task("render-clip", _stage)), {"sha": "1", "s": a, "uri": "s3://b/k.mp4"}
+    )
+    assert named == key
 
 
 def test_only_transient_failures_retry() -> None:
@@ -88,3 +93,13 @@ def test_only_transient_failures_retry() -> None:
     assert not is_transient(InputError("x.mp4: no audio stream"))
     assert not is_transient(QAError("loudness"))
     assert not is_transient(FFmpegError(["ffmpeg"], 1, "Invalid data"))
+
+
+def test_a_change_to_the_logic_a_stage_calls_changes_its_keys(tmp_path, monkeypatch) -> None:
+    """Editing media/ (not only the task's own body) must not reuse stale results."""
+    from tasks import common
+
+    ctx = _Ctx(_Task("render-clip", _stage))
+    before = content_cache_key(ctx, {"sha": "1"})
+    monkeypatch.setattr(common, "code_digest", lambda: "another version of media/render.py")
+    assert content_cache_key(ctx, {"sha": "1"}) != before
