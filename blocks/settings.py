@@ -102,3 +102,30 @@ class PipelineSettings(BaseSettings):
     def output_size(self) -> tuple[int, int]:
         """Largest output frame for the aspect that H.264 level 4.0 allows at 30 fps."""
         return {"9:16": (1080, 1920), "1:1": (1080, 1080), "16:9": (1920, 1080)}[self.aspect]
+
+
+class CostRates(BaseSettings):
+    """Prices for the cost ledger (on-demand list prices, November 2026; override per site).
+
+    Environment variables use the ``CLIPFLOW_COST_`` prefix (``CLIPFLOW_COST_GPU_HOUR_USD=2.5``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CLIPFLOW_COST_", extra="ignore")
+
+    cpu_vcpu_hour_usd: float = Field(0.048, ge=0.0, le=10.0, description="Per vCPU-hour, cpu pool.")
+    gpu_hour_usd: float = Field(1.10, ge=0.0, le=100.0, description="Per GPU-hour, gpu pool.")
+    asr_minute_usd: float = Field(
+        0.0, ge=0.0, le=1.0, description="Per audio minute of a paid ASR; 0 for offline ASR."
+    )
+    s3_request_usd: float = Field(
+        0.0000004, ge=0.0, le=0.01, description="Per S3 GET/HEAD request."
+    )
+    s3_put_request_usd: float = Field(
+        0.000005, ge=0.0, le=0.01, description="Per S3 PUT/LIST request."
+    )
+    s3_transfer_gb_usd: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Per GB read from S3: 0 inside the bucket's region, ~0.09 from outside.",
+    )

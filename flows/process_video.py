@@ -18,6 +18,7 @@ from blocks.settings import PipelineSettings
 from media import highlights
 from media.errors import InputError, QAError
 from tasks import jobdb
+from tasks.artifacts import ClipProgress
 from tasks.common import CostItem, stable_digest
 from tasks.publish import new_job_dir, publish_job, record_job
 from tasks.stages import (
@@ -100,11 +101,12 @@ def _run(
     framing = [frame_clip.submit(src, p, text, settings) for p in plans]
     renders = [render_clip.submit(src, p, f, settings) for p, f in zip(plans, framing, strict=True)]
     checks = [qa_clip.submit(r, settings) for r in renders]
+    progress = ClipProgress(job_id, len(plans))
     framed = [f.result() for f in framing]
     watch.lap("frame")
     rendered = [r.result() for r in renders]
     watch.lap("render")
-    measured = [c.result() for c in checks]
+    measured = [progress.done(c.result()) for c in checks]
     watch.lap("qa_clips")
 
     rows = [
@@ -115,12 +117,11 @@ def _run(
         )
         for p, (m, _) in zip(plans, measured, strict=True)
     ]
-    verdict = evaluate(rows, settings)
-    watch.lap("qa_job")
-
     costs = _fresh_costs([ingested.result(), transcribed.result()], [ingested, transcribed])
     for futures, outcomes in ((framing, framed), (renders, rendered), (checks, measured)):
         costs += _fresh_costs(outcomes, [f.state for f in futures])
+    verdict = evaluate(rows, settings, total_usd=sum(c.usd for c in costs))
+    watch.lap("qa_job")
     report = build_report(
         job_id=job_id,
         source=src,

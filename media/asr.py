@@ -8,10 +8,12 @@ Each utterance becomes a sentence: pocketsphinx gives no punctuation.
 from __future__ import annotations
 
 import os
+import resource
 import wave
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from media import cpu
 from media.errors import InputError, MediaError
 from media.transcript import Sentence, Transcript, Word
 
@@ -108,6 +110,7 @@ def transcribe(wav_path: str | Path, *, workers: int | None = None) -> Transcrip
     workers = workers or max(1, min(2, os.cpu_count() or 1))
     words: list[Word] = []
     sentences: list[Sentence] = []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for utt in _bounded_map(pool, _decode_utterance, utterances(wav_path), 4 * workers):
             if not utt:
@@ -126,6 +129,11 @@ def transcribe(wav_path: str | Path, *, workers: int | None = None) -> Transcrip
                     len(words) - 1,
                 )
             )
+    # The decoder processes are reaped by now: charge their CPU to this thread's stage.
+    cpu.add_child_seconds(
+        cpu.rusage_seconds(resource.getrusage(resource.RUSAGE_CHILDREN))
+        - cpu.rusage_seconds(before)
+    )
     if not words:
         raise InputError(f"{wav_path}: no speech recognised (silent or non-speech audio)")
     return Transcript(tuple(words), tuple(sentences), "asr:pocketsphinx")

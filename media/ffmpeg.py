@@ -6,11 +6,14 @@ can be tested without ffmpeg and every failure carries its command and stderr.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from media import cpu
 from media.errors import FFmpegError, MediaError
 
 # Inputs are read only from local files (and pipes we open ourselves): a crafted playlist or
@@ -51,27 +54,59 @@ def run(
     stdin: bytes | None = None,
     capture_stdout: bool = True,
 ) -> Completed:
-    """Run one ffmpeg/ffprobe command; raise :class:`FFmpegError` with stderr on failure."""
+    """Run one ffmpeg/ffprobe command; raise :class:`FFmpegError` with stderr on failure.
+
+    The child's CPU time is charged to the calling thread (:mod:`media.cpu`).
+    """
     argv = [str(a) for a in argv]
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             argv,
-            input=stdin,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            timeout=timeout_s,
-            check=False,
         )
     except FileNotFoundError:
         require_binaries()
         raise
-    except subprocess.TimeoutExpired as exc:
-        stderr = (exc.stderr or b"").decode("utf-8", "replace")
-        raise FFmpegError(argv, -9, f"timed out after {timeout_s:.0f} s\n{stderr}") from exc
-    stderr = proc.stderr.decode("utf-8", "replace")
-    if proc.returncode != 0:
-        raise FFmpegError(argv, proc.returncode, stderr)
-    return Completed(tuple(argv), proc.stdout or b"", stderr)
+    out_chunks: list[bytes] = []
+    err_chunks: list[bytes] = []
+    readers = [threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()))]
+    if capture_stdout:
+        readers.append(threading.Thread(target=lambda: out_chunks.append(proc.stdout.read())))
+    for reader in readers:
+        reader.daemon = True
+        reader.start()
+    if stdin is not None:
+        try:
+            proc.stdin.write(stdin)
+        except BrokenPipeError:
+            pass
+        proc.stdin.close()
+    returncode = _reap(proc, timeout_s)
+    for reader in readers:
+        reader.join()
+    stderr = b"".join(err_chunks).decode("utf-8", "replace")
+    if returncode is None:
+        raise FFmpegError(argv, -9, f"timed out after {timeout_s:.0f} s\n{stderr}")
+    if returncode != 0:
+        raise FFmpegError(argv, returncode, stderr)
+    return Completed(tuple(argv), b"".join(out_chunks), stderr)
+
+
+def _reap(proc: subprocess.Popen, timeout_s: float) -> int | None:
+    """Wait for the child (killing it after ``timeout_s``) with ``os.wait4``, so its own CPU
+    time can be charged; returns its exit code, or None when it was killed for time."""
+    timer = threading.Timer(timeout_s, proc.kill)
+    timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timed_out = not timer.is_alive()
+        timer.cancel()
+    cpu.add_child_seconds(cpu.rusage_seconds(usage))
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return None if timed_out else proc.returncode
 
 
 def stream(argv: Sequence[str], *, frame_bytes: int, timeout_s: float = DEFAULT_TIMEOUT_S):
@@ -82,8 +117,6 @@ def stream(argv: Sequence[str], *, frame_bytes: int, timeout_s: float = DEFAULT_
     argv = [str(a) for a in argv]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
-    import threading
-
     err_chunks: list[bytes] = []
     reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
     reader.start()
@@ -95,15 +128,13 @@ def stream(argv: Sequence[str], *, frame_bytes: int, timeout_s: float = DEFAULT_
             yield buf
     finally:
         proc.stdout.close()
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        returncode = _reap(proc, timeout_s)
         reader.join(timeout=5)
     stderr = b"".join(err_chunks).decode("utf-8", "replace")
-    if proc.returncode not in (0, None):
-        raise FFmpegError(argv, proc.returncode, stderr)
+    if returncode is None:
+        raise FFmpegError(argv, -9, f"timed out after {timeout_s:.0f} s\n{stderr}")
+    if returncode != 0:
+        raise FFmpegError(argv, returncode, stderr)
 
 
 def input_args(

@@ -85,6 +85,7 @@ class Thresholds:
     max_true_peak_dbtp: float
     min_face_centered_ratio: float
     max_fps: float
+    max_job_usd: float
 
     @classmethod
     def of(cls, settings: PipelineSettings) -> Thresholds:
@@ -131,6 +132,8 @@ def rules(t: Thresholds) -> tuple[Rule, ...]:
         Rule("fps", "fps", f"<= {t.max_fps:g} fps", 0, t.max_fps),
         Rule("bitrate", "bit_rate", f"<= {LEVEL_40_HIGH_MAX_BITRATE} bit/s (High@4.0 MaxBR, VCL)",
              hi=LEVEL_40_HIGH_MAX_BITRATE),
+        Rule("cost", "total_usd", f"< ${t.max_job_usd:g} per job (ledger total)", 0,
+             t.max_job_usd, scope="job"),
     )  # fmt: skip
 
 
@@ -229,8 +232,9 @@ def _context() -> tuple[Any, Any, Any]:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    # An ephemeral context announces its temporary docs folder at INFO: noise on the CLI.
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    # An ephemeral context announces its temporary docs folder at INFO, from a module logger
+    # that great-expectations pins to INFO itself: noise on the CLI.
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas("clipflow-qa")
@@ -313,15 +317,18 @@ def observed(rule: Rule, column: pd.Series, failing: set[int]) -> str | float | 
 # --- the gate ---------------------------------------------------------------------------------
 
 
-def evaluate(rows: Sequence[Mapping[str, Any]], settings: PipelineSettings) -> JobQA:
-    """Validate a job's clips (one row per clip, see :func:`clip_row`) against the thresholds.
+def evaluate(
+    rows: Sequence[Mapping[str, Any]], settings: PipelineSettings, *, total_usd: float = 0.0
+) -> JobQA:
+    """Validate a job's clips (one row per clip, see :func:`clip_row`) and its cost so far
+    (``total_usd``, the ledger's total) against the thresholds.
 
     Missing (null) values fail their check: great-expectations skips nulls on its own.
     """
     t = Thresholds.of(settings)
     clips = clip_frame(rows)
     spread = lu_spread(clips["integrated_lufs"].tolist())
-    job = pd.DataFrame([{"clip_count": len(clips), "lu_spread": spread}])
+    job = pd.DataFrame([{"clip_count": len(clips), "lu_spread": spread, "total_usd": total_usd}])
     with _GX_LOCK:
         _, clip_bd, job_bd = _context()
         clip_suite, job_suite = _suites(t)

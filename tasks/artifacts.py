@@ -61,3 +61,25 @@ def publish_job_artifacts(report: dict[str, Any], job_dir: str) -> None:
     create_markdown_artifact(
         key=artifact_key("job", job), markdown="\n".join(lines), description=f"clipflow job {job}"
     )
+
+
+class ClipProgress:
+    """A progress artifact for the job's clips, advanced as each clip's QA finishes."""
+
+    def __init__(self, job_id: str, total: int) -> None:
+        from prefect.artifacts import create_progress_artifact
+
+        self.total, self.finished = max(1, total), 0
+        self.id = create_progress_artifact(
+            progress=0.0,
+            key=artifact_key("clips", job_id),
+            description=f"Clips of job {job_id} rendered and checked ({total} planned)",
+        )
+
+    def done(self, outcome: Any) -> Any:
+        """Count one finished clip (returns ``outcome`` unchanged, for use inline)."""
+        from prefect.artifacts import update_progress_artifact
+
+        self.finished += 1
+        update_progress_artifact(self.id, progress=100.0 * self.finished / self.total)
+        return outcome

@@ -14,18 +14,15 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
+from blocks.settings import CostRates
 from media.errors import ClipflowError, StorageError
 
 # Fields and parameters that say where things live, what the user called them, or who they
 # are, not what a stage computes: the same bytes under another name reuse the same results.
 _NOT_CONTENT = {
-    "home",
-    "database_url",
-    "aws_access_key_id",
-    "aws_secret_access_key",
-    "uri",
-    "label",
-}
+    "home", "database_url", "s3_endpoint_url", "s3_region", "aws_access_key_id",
+    "aws_secret_access_key", "uri", "label",
+}  # fmt: skip
 
 
 def _plain(obj: Any) -> Any:
@@ -127,49 +124,23 @@ class CostItem:
     usd: float
 
 
-@dataclass(frozen=True, slots=True)
-class CostRates:
-    """Prices used for the ledger (defaults: on-demand cloud list prices, Nov 2026)."""
-
-    cpu_vcpu_hour_usd: float = 0.048
-    gpu_hour_usd: float = 1.10
-    s3_request_usd: float = 0.000005
-
-
 @contextmanager
 def metered(
-    stage: str, items: list[CostItem], *, pool: str = "cpu", rates: CostRates = CostRates()
+    stage: str, items: list[CostItem], *, pool: str = "cpu", rates: CostRates | None = None
 ):
-    """Measure a stage's CPU seconds (this process and its ffmpeg children) and price them."""
-    import resource
+    """Measure a stage's CPU seconds and price them: this thread's own CPU plus every ffmpeg
+    it ran (:mod:`media.cpu`), so stages running side by side are each charged their own."""
+    from media import cpu
 
-    def cpu_s() -> float:
-        me = resource.getrusage(resource.RUSAGE_SELF)
-        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-    t0, c0 = time.perf_counter(), cpu_s()
+    rates = rates or CostRates()
+    t0, c0 = time.perf_counter(), cpu.thread_seconds()
     try:
         yield
     finally:
         wall = time.perf_counter() - t0
-        used = max(0.0, cpu_s() - c0)
+        used = round(max(0.0, cpu.thread_seconds() - c0), 3)
         if pool == "gpu":
-            items.append(
-                CostItem(
-                    stage,
-                    "gpu",
-                    round(wall, 3),
-                    "gpu_s",
-                    round(wall / 3600 * rates.gpu_hour_usd, 6),
-                )
-            )
-        items.append(
-            CostItem(
-                stage,
-                "cpu",
-                round(used, 3),
-                "vcpu_s",
-                round(used / 3600 * rates.cpu_vcpu_hour_usd, 6),
-            )
-        )
+            gpu_usd = round(wall / 3600 * rates.gpu_hour_usd, 6)
+            items.append(CostItem(stage, "gpu", round(wall, 3), "gpu_s", gpu_usd))
+        cpu_usd = round(used / 3600 * rates.cpu_vcpu_hour_usd, 6)
+        items.append(CostItem(stage, "cpu", used, "vcpu_s", cpu_usd))

@@ -7,6 +7,7 @@ failures retry; bad input, media and QA failures do not.
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import CacheKeyFnPolicy
 
-from blocks.settings import PipelineSettings
+from blocks.settings import CostRates, PipelineSettings
 from media import asr, audio, ffmpeg, highlights, ingest, render, transcript
 from media.errors import InputError
 from media.ingest import Source
@@ -41,8 +42,22 @@ def ingest_source(uri: str, settings: PipelineSettings) -> tuple[Source, list[Co
         ffmpeg.require_binaries()
         sources = settings.work_dir / "sources"
         with _fetched(uri, sources, settings) as local:
+            if uri.startswith("s3://"):
+                costs += s3_read_costs("ingest", local.stat().st_size)
             src = ingest.accept(local, sources, uri=uri, min_duration_s=settings.min_clip_s)
     return src, costs
+
+
+def s3_read_costs(stage: str, size_bytes: int) -> list[CostItem]:
+    """An S3 download: one HEAD plus one GET per 8 MiB part (boto3's multipart reads), and the
+    bytes read."""
+    rates = CostRates()
+    requests = 1 + max(1, math.ceil(size_bytes / (8 << 20)))
+    gb = size_bytes / 1e9
+    return [
+        CostItem(stage, "s3", requests, "requests", round(requests * rates.s3_request_usd, 8)),
+        CostItem(stage, "s3", round(gb, 6), "gb_read", round(gb * rates.s3_transfer_gb_usd, 8)),
+    ]
 
 
 @task(name="ingest-transcript", **TRANSIENT_RETRIES)

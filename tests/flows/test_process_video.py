@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -264,3 +265,38 @@ def test_cli_end_to_end_in_a_subprocess(first_job, sample, tmp_path) -> None:
     first = json.loads((first_job[2][0] / "report.json").read_text())
     assert [c["path"] for c in report["clips"]] == [c["path"] for c in first["clips"]]
     assert "render" not in {i["stage"] for i in report["cost"]["items"]}
+
+
+def test_artifacts_with_the_expected_keys_exist(first_job) -> None:
+    import httpx
+    from prefect.settings import PREFECT_API_URL
+
+    _, _, jobs = first_job
+    job_id = jobs[0].name
+    keys = [f"job-{job_id}", f"qa-{job_id}", f"cost-{job_id}", f"clips-{job_id}"]
+    answer = httpx.post(
+        f"{PREFECT_API_URL.value()}/artifacts/filter",
+        timeout=30,
+        json={"artifacts": {"key": {"any_": keys}}, "limit": 50},
+    )
+    answer.raise_for_status()
+    by_key = {a["key"]: SimpleNamespace(**a) for a in answer.json()}
+    assert set(by_key) == set(keys)
+    assert by_key[f"clips-{job_id}"].data == pytest.approx(100.0)  # every clip finished
+    report = json.loads((jobs[0] / "report.json").read_text())
+    assert str(jobs[0] / "report.html") in by_key[f"job-{job_id}"].data
+    qa_rows = json.loads(by_key[f"qa-{job_id}"].data)
+    assert [r["check"] for r in qa_rows] == [c["name"] for c in report["qa"]["checks"]]
+
+
+def test_the_cost_ledger_adds_up_and_is_checked(first_job) -> None:
+    _, _, jobs = first_job
+    report = json.loads((jobs[0] / "report.json").read_text())
+    items = report["cost"]["items"]
+    assert report["cost"]["total_usd"] == pytest.approx(sum(i["usd"] for i in items), abs=1e-6)
+    cpu = [i for i in items if i["resource"] == "cpu"]
+    assert all(i["unit"] == "vcpu_s" and i["quantity"] > 0 for i in cpu)
+    # CPU is charged per stage, never more than the two cores could give in the job's time.
+    assert sum(i["quantity"] for i in cpu) <= 2 * report["timings"]["wall_s"] + 5
+    cost_check = next(c for c in report["qa"]["checks"] if c["name"] == "cost")
+    assert cost_check["passed"] and cost_check["value"] <= 4.0

@@ -64,7 +64,7 @@ CHECKS = [
     "clip_count", "duration", "boundary_clean", "integrated_lufs", "lu_spread", "true_peak",
     "face_centered", "decode_errors", "codec", "profile", "level", "level_frame_size",
     "level_mb_rate", "pix_fmt", "color_primaries", "color_transfer", "color_space",
-    "color_range", "hdr_metadata", "cfr", "fps", "bitrate",
+    "color_range", "hdr_metadata", "cfr", "fps", "bitrate", "cost",
 ]  # fmt: skip
 
 
@@ -305,3 +305,43 @@ def test_real_job_spread(clips: ClipFactory, short_settings: PipelineSettings) -
     assert set(qa.failed_checks) == {"integrated_lufs", "lu_spread"}
     assert qa.clip_failures == ((), ("integrated_lufs",))
     assert qa.lu_spread == pytest.approx(10.0, abs=0.3)
+
+
+def test_cost_over_the_job_budget_fails_only_the_cost_check() -> None:
+    settings = PipelineSettings(max_job_usd=4.0)
+    assert evaluate([row()], settings, total_usd=3.99).passed
+    qa = evaluate([row()], settings, total_usd=4.01)
+    assert qa.failed_checks == ("cost",)
+    assert qa.check("cost").value == pytest.approx(4.01)
+
+
+def _at(**fields: Any) -> ClipMeasurements:
+    return replace(GOOD, **fields)
+
+
+@pytest.mark.parametrize(
+    ("name", "measurements", "passes"),
+    [
+        # Each threshold exactly, then just past it: the verdict flips at the boundary.
+        ("integrated_lufs", _at(integrated_lufs=-14.5), True),
+        ("integrated_lufs", _at(integrated_lufs=-14.51), False),
+        ("integrated_lufs", _at(integrated_lufs=-13.5), True),
+        ("integrated_lufs", _at(integrated_lufs=-13.49), False),
+        ("true_peak", _at(true_peak_dbtp=-1.0), True),
+        ("true_peak", _at(true_peak_dbtp=-0.99), False),
+        ("face_centered", _at(face_centered_ratio=0.90), True),
+        ("face_centered", _at(face_centered_ratio=0.899), False),
+    ],
+)
+def test_verdicts_at_the_threshold_values(name: str, measurements, passes: bool) -> None:
+    qa = evaluate([clip_row(measurements, boundary_clean=True)], PipelineSettings())
+    assert qa.check(name).passed is passes
+
+
+@pytest.mark.parametrize(("spread", "passes"), [(1.5, True), (1.51, False)])
+def test_lu_spread_at_its_threshold(spread: float, passes: bool) -> None:
+    low = _at(integrated_lufs=-14.5)
+    high = _at(integrated_lufs=-14.5 + spread)
+    rows = [clip_row(low, boundary_clean=True), clip_row(high, boundary_clean=True)]
+    settings = PipelineSettings(lufs_tolerance=3.0)
+    assert evaluate(rows, settings).check("lu_spread").passed is passes
