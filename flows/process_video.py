@@ -14,12 +14,13 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from blocks.settings import PipelineSettings
+from blocks.loading import load_cost_rates, load_settings
+from blocks.settings import CostRates, PipelineSettings
 from media import highlights
 from media.errors import InputError, QAError
 from tasks import jobdb
 from tasks.artifacts import ClipProgress
-from tasks.common import CostItem, stable_digest
+from tasks.common import CostItem, price, stable_digest
 from tasks.publish import new_job_dir, publish_job, record_job
 from tasks.stages import (
     frame_clip,
@@ -72,6 +73,7 @@ def _run(
     out: Path,
     max_clips: int,
     settings: PipelineSettings,
+    rates: CostRates,
     job_id: str,
     db: str,
 ) -> JobResult:
@@ -120,6 +122,7 @@ def _run(
     costs = _fresh_costs([ingested.result(), transcribed.result()], [ingested, transcribed])
     for futures, outcomes in ((framing, framed), (renders, rendered), (checks, measured)):
         costs += _fresh_costs(outcomes, [f.state for f in futures])
+    costs = price(costs, rates)
     verdict = evaluate(rows, settings, total_usd=sum(c.usd for c in costs))
     watch.lap("qa_job")
     report = build_report(
@@ -153,14 +156,20 @@ def process_video(
     max_clips: int = 5,
     aspect: str = "9:16",
     job_id: str | None = None,
+    settings_block: str | None = None,
+    cost_rates_block: str | None = None,
 ) -> JobResult:
     """Turn one recording (local path or s3:// URI) into at most ``max_clips`` checked clips.
 
+    Settings come from the saved ``clipflow-settings`` block named ``settings_block`` (if
+    any), then ``CLIPFLOW_*`` environment variables, then this run's parameters; cost rates
+    likewise from a ``clipflow-cost-rates`` block, then ``CLIPFLOW_COST_*``.
     Raises :class:`InputError` when the input is rejected and :class:`QAError` when clips
     were delivered but failed QA; the job database records either outcome.
     """
     logger = get_run_logger()
-    settings = PipelineSettings(aspect=aspect, max_clips=max_clips)  # validates both
+    settings = load_settings(settings_block, aspect=aspect, max_clips=max_clips)
+    rates = load_cost_rates(cost_rates_block)
     db = settings.job_database_url
     jobdb.ensure_schema(db)
     job_id = job_id or jobdb.new_job_id()
@@ -174,7 +183,7 @@ def process_video(
         job_dir=str(out_dir / job_id),
     )
     try:
-        result = _run(source, transcript, out_dir, max_clips, settings, job_id, db)
+        result = _run(source, transcript, out_dir, max_clips, settings, rates, job_id, db)
     except InputError as exc:
         jobdb.finish_job(db, job_id, jobdb.JobStatus.REJECTED, reason=str(exc))
         logger.error("rejected: %s", exc)

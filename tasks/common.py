@@ -124,23 +124,40 @@ class CostItem:
     usd: float
 
 
+# What one unit of each ledger quantity costs, from the rates (per hour → per second, …).
+_UNIT_PRICE = {
+    "vcpu_s": lambda r: r.cpu_vcpu_hour_usd / 3600,
+    "gpu_s": lambda r: r.gpu_hour_usd / 3600,
+    "audio_min": lambda r: r.asr_minute_usd,
+    "requests": lambda r: r.s3_request_usd,
+    "gb_read": lambda r: r.s3_transfer_gb_usd,
+}
+
+
+def price(items: list[CostItem], rates: CostRates) -> list[CostItem]:
+    """The ledger priced at ``rates``. Tasks record quantities only, so a change of rates
+    never invalidates a cached stage; items already priced (an API's own bill) keep theirs."""
+    priced = []
+    for item in items:
+        unit_price = _UNIT_PRICE.get(item.unit)
+        usd = round(item.quantity * unit_price(rates), 8) if unit_price else item.usd
+        priced.append(dataclasses.replace(item, usd=usd))
+    return priced
+
+
 @contextmanager
-def metered(
-    stage: str, items: list[CostItem], *, pool: str = "cpu", rates: CostRates | None = None
-):
-    """Measure a stage's CPU seconds and price them: this thread's own CPU plus every ffmpeg
-    it ran (:mod:`media.cpu`), so stages running side by side are each charged their own."""
+def metered(stage: str, items: list[CostItem], *, pool: str = "cpu"):
+    """Record a stage's CPU seconds (and GPU seconds on the gpu pool): this thread's own CPU
+    plus every ffmpeg it ran (:mod:`media.cpu`), so stages side by side are each charged
+    their own. Priced later by :func:`price`."""
     from media import cpu
 
-    rates = rates or CostRates()
     t0, c0 = time.perf_counter(), cpu.thread_seconds()
     try:
         yield
     finally:
         wall = time.perf_counter() - t0
-        used = round(max(0.0, cpu.thread_seconds() - c0), 3)
         if pool == "gpu":
-            gpu_usd = round(wall / 3600 * rates.gpu_hour_usd, 6)
-            items.append(CostItem(stage, "gpu", round(wall, 3), "gpu_s", gpu_usd))
-        cpu_usd = round(used / 3600 * rates.cpu_vcpu_hour_usd, 6)
-        items.append(CostItem(stage, "cpu", used, "vcpu_s", cpu_usd))
+            items.append(CostItem(stage, "gpu", round(wall, 3), "gpu_s", 0.0))
+        used = round(max(0.0, cpu.thread_seconds() - c0), 3)
+        items.append(CostItem(stage, "cpu", used, "vcpu_s", 0.0))

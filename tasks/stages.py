@@ -17,7 +17,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import CacheKeyFnPolicy
 
-from blocks.settings import CostRates, PipelineSettings
+from blocks.settings import PipelineSettings
 from media import asr, audio, ffmpeg, highlights, ingest, render, transcript
 from media.errors import InputError
 from media.ingest import Source
@@ -51,12 +51,10 @@ def ingest_source(uri: str, settings: PipelineSettings) -> tuple[Source, list[Co
 def s3_read_costs(stage: str, size_bytes: int) -> list[CostItem]:
     """An S3 download: one HEAD plus one GET per 8 MiB part (boto3's multipart reads), and the
     bytes read."""
-    rates = CostRates()
     requests = 1 + max(1, math.ceil(size_bytes / (8 << 20)))
-    gb = size_bytes / 1e9
     return [
-        CostItem(stage, "s3", requests, "requests", round(requests * rates.s3_request_usd, 8)),
-        CostItem(stage, "s3", round(gb, 6), "gb_read", round(gb * rates.s3_transfer_gb_usd, 8)),
+        CostItem(stage, "s3", requests, "requests", 0.0),
+        CostItem(stage, "s3", round(size_bytes / 1e9, 6), "gb_read", 0.0),
     ]
 
 

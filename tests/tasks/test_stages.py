@@ -103,3 +103,18 @@ def test_a_change_to_the_logic_a_stage_calls_changes_its_keys(tmp_path, monkeypa
     before = content_cache_key(ctx, {"sha": "1"})
     monkeypatch.setattr(common, "code_digest", lambda: "another version of media/render.py")
     assert content_cache_key(ctx, {"sha": "1"}) != before
+
+
+def test_the_ledger_is_priced_from_rates_after_the_fact() -> None:
+    from blocks.settings import CostRates
+    from tasks.common import CostItem, price
+
+    items = [
+        CostItem("render", "cpu", 3600.0, "vcpu_s", 0.0),
+        CostItem("render", "gpu", 1800.0, "gpu_s", 0.0),
+        CostItem("ingest", "s3", 3, "requests", 0.0),
+        CostItem("highlights", "llm", 1200, "tokens", 0.0123),  # an API's own bill
+    ]
+    rates = CostRates(cpu_vcpu_hour_usd=0.05, gpu_hour_usd=2.0, s3_request_usd=0.001)
+    usd = [i.usd for i in price(items, rates)]
+    assert usd == pytest.approx([0.05, 1.0, 0.003, 0.0123])
