@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
+from typing import Any
+
+from qa.records import CodecRecord, ColrBox, SpsColour
 
 
 def ffmpeg(*args: str) -> None:
@@ -10,3 +14,16 @@ def ffmpeg(*args: str) -> None:
     subprocess.run(
         ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args], check=True
     )
+
+
+def compliant_codec(**overrides: Any) -> CodecRecord:
+    """A codec record that passes every delivery check (1080×1920 H.264 High@4.0, BT.709 in
+    the SPS and the colr box); ``overrides`` change single fields."""
+    record = CodecRecord(
+        codec="h264", profile="High", level=40, pix_fmt="yuv420p", color_primaries="bt709",
+        color_transfer="bt709", color_space="bt709", color_range="tv", width=1080, height=1920,
+        fps=30.0, cfr=True, bit_rate=6_000_000,
+        sps_colour=SpsColour("bt709", "bt709", "bt709", False),
+        colr_box=ColrBox("nclx", "bt709", "bt709", "bt709", False), hdr_side_data=False,
+    )  # fmt: skip
+    return dataclasses.replace(record, **overrides)

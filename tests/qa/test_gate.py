@@ -14,29 +14,13 @@ import pytest
 
 from blocks.settings import PipelineSettings
 from qa.gate import LEVEL_40_HIGH_MAX_BITRATE, clip_row, evaluate, lu_spread
-from qa.records import ClipMeasurements, CodecRecord, ColrBox, SpsColour
+from qa.records import ClipMeasurements, SpsColour
+from tests.helpers import compliant_codec
 from tests.qa.conftest import FULL, HDR10_PARAMS, ClipFactory, Variant
 
-SPS = SpsColour("bt709", "bt709", "bt709", False)
-COLR = ColrBox("nclx", "bt709", "bt709", "bt709", False)
-CODEC = CodecRecord(
-    codec="h264",
-    profile="High",
-    level=40,
-    pix_fmt="yuv420p",
-    color_primaries="bt709",
-    color_transfer="bt709",
-    color_space="bt709",
-    color_range="tv",
-    width=1080,
-    height=1920,
-    fps=30.0,
-    cfr=True,
-    bit_rate=6_000_000,
-    sps_colour=SPS,
-    colr_box=COLR,
-    hdr_side_data=False,
-)
+SPS = compliant_codec().sps_colour
+COLR = compliant_codec().colr_box
+CODEC = compliant_codec()
 GOOD = ClipMeasurements(
     integrated_lufs=-14.0,
     true_peak_dbtp=-1.6,

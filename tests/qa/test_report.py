@@ -22,7 +22,7 @@ from media.crop import CropKey
 from media.framing import FramingPlan
 from media.highlights import ClipPlan
 from qa import plots
-from qa.records import Check, ClipMeasurements, CodecRecord, ColrBox, JobQA, SpsColour
+from qa.records import Check, ClipMeasurements, JobQA
 from qa.report import (
     Thumb,
     build_report,
@@ -33,28 +33,11 @@ from qa.report import (
     write_report,
 )
 from tasks.common import CostItem
-from tests.helpers import ffmpeg
+from tests.helpers import compliant_codec, ffmpeg
 
 INF = float("inf")
 NAN = float("nan")
-CODEC = CodecRecord(
-    codec="h264",
-    profile="High",
-    level=40,
-    pix_fmt="yuv420p",
-    color_primaries="bt709",
-    color_transfer="bt709",
-    color_space="bt709",
-    color_range="tv",
-    width=360,
-    height=640,
-    fps=30.0,
-    cfr=True,
-    bit_rate=600_000,
-    sps_colour=SpsColour("bt709", "bt709", "bt709", False),
-    colr_box=ColrBox("nclx", "bt709", "bt709", "bt709", False),
-    hdr_side_data=False,
-)
+CODEC = compliant_codec(width=360, height=640, bit_rate=600_000)
 EVIL = '<script>alert("x")</script> & "quotes"'
 
 # --- the SVG builders -----------------------------------------------------------------------
