@@ -300,3 +300,32 @@ def test_the_cost_ledger_adds_up_and_is_checked(first_job) -> None:
     assert sum(i["quantity"] for i in cpu) <= 2 * report["timings"]["wall_s"] + 5
     cost_check = next(c for c in report["qa"]["checks"] if c["name"] == "cost")
     assert cost_check["passed"] and cost_check["value"] <= 4.0
+
+
+def test_qa_failure_exits_1_keeps_the_clips_and_records_qa_failed(
+    sample, tmp_path, capsys, monkeypatch
+) -> None:
+    """A job over its budget fails exactly the cost check: exit 1, clips and report kept."""
+    from blocks.settings import PipelineSettings
+    from tasks import jobdb
+
+    monkeypatch.setenv("CLIPFLOW_MAX_JOB_USD", "0.0000001")
+    code, stdout, stderr = _run(
+        capsys,
+        str(sample.video_path),
+        "--transcript",
+        str(sample.transcript_path),
+        "--max-clips",
+        "1",
+        "--out",
+        str(tmp_path),
+    )
+    assert code == 1, stderr
+    assert "QA failed" in stderr and "cost" in stderr
+    job_dir = Path(stdout.strip().splitlines()[-1])
+    report = json.loads((job_dir / "report.json").read_text())
+    assert report["qa"]["passed"] is False
+    assert [c["name"] for c in report["qa"]["checks"] if not c["passed"]] == ["cost"]
+    assert all((job_dir / c["path"]).is_file() for c in report["clips"])
+    record = jobdb.get_job(PipelineSettings().job_database_url, job_dir.name)
+    assert record["status"] == "qa_failed" and "cost" in record["failure_reason"]

@@ -118,3 +118,24 @@ def test_the_ledger_is_priced_from_rates_after_the_fact() -> None:
     rates = CostRates(cpu_vcpu_hour_usd=0.05, gpu_hour_usd=2.0, s3_request_usd=0.001)
     usd = [i.usd for i in price(items, rates)]
     assert usd == pytest.approx([0.05, 1.0, 0.003, 0.0123])
+
+
+@pytest.mark.parametrize(
+    ("parts", "key"),
+    [
+        (("qa", "01M7YC"), "qa-01m7yc"),
+        (("job", "Ab_C d"), "job-ab-c-d"),
+        (("cost", "x--y"), "cost-x-y"),
+    ],
+)
+def test_artifact_keys_are_made_valid(parts, key) -> None:
+    from tasks.artifacts import artifact_key
+
+    assert artifact_key(*parts) == key
+
+
+def test_an_artifact_key_with_nothing_valid_is_refused() -> None:
+    from tasks.artifacts import artifact_key
+
+    with pytest.raises(ValueError, match="artifact key"):
+        artifact_key("__", "!!")
