@@ -123,6 +123,9 @@ class CostRates(BaseSettings):
     s3_put_request_usd: float = Field(
         0.000005, ge=0.0, le=0.01, description="Per S3 PUT/LIST request."
     )
+    s3_storage_gb_month_usd: float = Field(
+        0.023, ge=0.0, le=1.0, description="Per GB-month of published outputs kept in S3."
+    )
     s3_transfer_gb_usd: float = Field(
         0.0,
         ge=0.0,

@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="out", help="output directory (default: ./out)")
     run.add_argument("--max-clips", type=int, default=5, help="at most this many clips (1–20)")
     run.add_argument("--aspect", default="9:16", choices=["9:16", "1:1", "16:9"])
+    run.add_argument("--settings-block", help="saved clipflow-settings block to start from")
+    run.add_argument("--llm-block", help="saved clipflow-llm-credentials block: LLM ranking")
     sample = sub.add_parser("sample", help="generate a two-person Zoom-style sample recording")
     sample.add_argument("--minutes", type=float, default=2.0)
     sample.add_argument("--out", default="out/sample.mp4", help="the .mp4 to write (+ .vtt)")
@@ -56,7 +58,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tasks.jobdb import new_job_id
 
     job_id = new_job_id()
-    job_dir = Path(args.out).expanduser().resolve() / job_id
+    if args.out.startswith("s3://"):
+        job_dir = f"{args.out.rstrip('/')}/{job_id}"
+    else:
+        job_dir = str(Path(args.out).expanduser().resolve() / job_id)
     try:
         result = process_video(
             source=args.source,
@@ -65,6 +70,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             max_clips=args.max_clips,
             aspect=args.aspect,
             job_id=job_id,
+            settings_block=args.settings_block,
+            llm_block=args.llm_block,
         )
     except InputError as exc:
         return _fail(EXIT_REJECTED, f"rejected: {exc}")
@@ -79,8 +86,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         traceback.print_exc()
         return _fail(EXIT_INTERNAL, f"job {job_id} failed: {type(exc).__name__}: {exc}")
-    print(f"clips: {Path(result.job_dir) / 'clips'}", file=sys.stderr)
-    print(f"report: {Path(result.job_dir) / 'report.html'}", file=sys.stderr)
+    print(f"clips: {result.job_dir}/clips", file=sys.stderr)
+    print(f"report: {result.job_dir}/report.html", file=sys.stderr)
     print(result.job_dir)
     return EXIT_OK
 

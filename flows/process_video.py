@@ -21,13 +21,14 @@ from media.errors import InputError, QAError
 from tasks import jobdb
 from tasks.artifacts import ClipProgress
 from tasks.common import CostItem, price, stable_digest
-from tasks.publish import new_job_dir, publish_job, record_job
+from tasks.publish import new_job_dir, publish_job, publish_to_s3, record_job, s3_write_costs
 from tasks.stages import (
     frame_clip,
     ingest_source,
     ingest_transcript,
     load_transcript,
     qa_clip,
+    rank_highlights,
     render_clip,
     select_highlights,
 )
@@ -67,20 +68,31 @@ def _fresh_costs(outcomes: list[tuple[Any, list[CostItem]]], states: list[Any]) 
     return items
 
 
+def job_location(out: str, job_id: str, settings: PipelineSettings) -> tuple[Path, str | None]:
+    """Where a job's files go: (the local folder its directory is made in, the S3 prefix it is
+    then published to, or None for a local output folder)."""
+    if out.startswith("s3://"):
+        return settings.work_dir / "outbox", f"{out.rstrip('/')}/{job_id}"
+    return Path(out).expanduser().resolve(), None
+
+
 def _run(
     source: str,
     transcript: str | None,
-    out: Path,
+    out: str,
     max_clips: int,
     settings: PipelineSettings,
     rates: CostRates,
     job_id: str,
     db: str,
+    llm_block: str | None = None,
 ) -> JobResult:
     from qa.gate import clip_row, evaluate
     from qa.report import build_report
 
     watch = _Stopwatch()
+    local_root, remote = job_location(out, job_id, settings)
+    location = remote or str(local_root / job_id)
     ingested = ingest_source(source, settings, return_state=True)
     src, _ = ingested.result()
     jobdb.start_job(
@@ -89,7 +101,7 @@ def _run(
         source_uri=source,
         source_sha256=src.sha256,
         settings_hash=stable_digest(settings)[:16],
-        job_dir=str(out / job_id),
+        job_dir=location,
     )
     watch.lap("ingest")
 
@@ -98,6 +110,15 @@ def _run(
     text, _ = transcribed.result()
     watch.lap("transcript")
     plans = select_highlights(src, text, max_clips, settings)
+    early = _fresh_costs([ingested.result(), transcribed.result()], [ingested, transcribed])
+    selection = {"method": "offline", "reason": ""}
+    llm_costs: list[CostItem] = []
+    if llm_block:
+        spent = sum(c.usd for c in price(early, rates))
+        ranked = rank_highlights(text, max_clips, llm_block, settings.max_job_usd - spent, settings)
+        selection = {"method": ranked.method, "reason": ranked.reason}
+        llm_costs = ranked.costs
+        plans = ranked.plans if ranked.method == "llm" and ranked.plans else plans
     watch.lap("highlights")
 
     framing = [frame_clip.submit(src, p, text, settings) for p in plans]
@@ -119,9 +140,11 @@ def _run(
         )
         for p, (m, _) in zip(plans, measured, strict=True)
     ]
-    costs = _fresh_costs([ingested.result(), transcribed.result()], [ingested, transcribed])
+    costs = early + llm_costs
     for futures, outcomes in ((framing, framed), (renders, rendered), (checks, measured)):
         costs += _fresh_costs(outcomes, [f.state for f in futures])
+    if remote:
+        costs += s3_write_costs([Path(r.path).stat().st_size for r, _ in rendered])
     costs = price(costs, rates)
     verdict = evaluate(rows, settings, total_usd=sum(c.usd for c in costs))
     watch.lap("qa_job")
@@ -136,14 +159,16 @@ def _run(
         costs=costs,
         timings=watch.stages,
         wall_s=watch.total,
+        selection=selection,
     )
-    job_dir = str(new_job_dir(out, job_id))
-    publish_job(
-        job_dir, {p.index: r.path for p, (r, _) in zip(plans, rendered, strict=True)}, report
-    )
+    job_dir = str(new_job_dir(local_root, job_id))
+    clips = {p.index: r.path for p, (r, _) in zip(plans, rendered, strict=True)}
+    publish_job(job_dir, clips, report, location)
+    if remote:
+        publish_to_s3(job_dir, remote, settings)
     status = record_job(db, job_id, report)
     failed = tuple(c.name for c in verdict.checks if not c.passed)
-    return JobResult(job_id, job_dir, status, failed)
+    return JobResult(job_id, location, status, failed)
 
 
 @flow(
@@ -158,12 +183,15 @@ def process_video(
     job_id: str | None = None,
     settings_block: str | None = None,
     cost_rates_block: str | None = None,
+    llm_block: str | None = None,
 ) -> JobResult:
     """Turn one recording (local path or s3:// URI) into at most ``max_clips`` checked clips.
 
     Settings come from the saved ``clipflow-settings`` block named ``settings_block`` (if
     any), then ``CLIPFLOW_*`` environment variables, then this run's parameters; cost rates
-    likewise from a ``clipflow-cost-rates`` block, then ``CLIPFLOW_COST_*``.
+    likewise from a ``clipflow-cost-rates`` block, then ``CLIPFLOW_COST_*``. With
+    ``llm_block`` (a saved ``clipflow-llm-credentials`` block), an LLM chooses among the
+    offline shortlist within the job's remaining budget.
     Raises :class:`InputError` when the input is rejected and :class:`QAError` when clips
     were delivered but failed QA; the job database records either outcome.
     """
@@ -173,17 +201,17 @@ def process_video(
     db = settings.job_database_url
     jobdb.ensure_schema(db)
     job_id = job_id or jobdb.new_job_id()
-    out_dir = Path(out).expanduser().resolve()
+    local_root, remote = job_location(out, job_id, settings)
     jobdb.start_job(
         db,
         job_id=job_id,
         source_uri=source,
         source_sha256="",
         settings_hash=stable_digest(settings)[:16],
-        job_dir=str(out_dir / job_id),
+        job_dir=remote or str(local_root / job_id),
     )
     try:
-        result = _run(source, transcript, out_dir, max_clips, settings, rates, job_id, db)
+        result = _run(source, transcript, out, max_clips, settings, rates, job_id, db, llm_block)
     except InputError as exc:
         jobdb.finish_job(db, job_id, jobdb.JobStatus.REJECTED, reason=str(exc))
         logger.error("rejected: %s", exc)

@@ -225,7 +225,19 @@ def _header(report: Mapping[str, Any]) -> str:
 <p class="meta">Job {_e(report.get("job_id", ""))} · {_e(src.get("uri", ""))} ·
 {_num(src.get("duration_s"), "{:.1f}")} s of {_e(src.get("width"))}×{_e(src.get("height"))}
 at {_num(src.get("fps"), "{:g}")} fps · sha256 {_e(str(src.get("sha256", ""))[:12])}
-{f"· LU spread rule {_e(spread_rule)}" if spread_rule else ""}</p>"""
+{f"· LU spread rule {_e(spread_rule)}" if spread_rule else ""}
+{_selection_line(report.get("selection") or {})}</p>"""
+
+
+def _selection_line(selection: dict[str, Any]) -> str:
+    """How the clips were chosen, and why an LLM's choice was not used, if it was not."""
+    method = (
+        "an LLM, among the offline shortlist"
+        if selection.get("method") == "llm"
+        else ("the offline scorer")
+    )
+    reason = f" ({_e(selection['reason'])})" if selection.get("reason") else ""
+    return f"<br>Clips chosen by {method}{reason}."
 
 
 def _clip(clip: Mapping[str, Any], report: Mapping[str, Any], thumb: Thumb | None) -> str:
@@ -366,6 +378,7 @@ def build_report(
     costs: list[Any],
     timings: dict[str, float],
     wall_s: float,
+    selection: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The ``report.json`` contract (ARCHITECTURE.md), extended with titles, sub-scores,
     framing (crop keys, the followed face at ≤ 2 Hz), the momentary loudness at ≤ 2 Hz and
@@ -429,4 +442,6 @@ def build_report(
             "items": [asdict(c) for c in costs],
         },
         "timings": {"wall_s": round(wall_s, 3), "stages": dict(timings)},
+        # How the clips were chosen: "offline" (the scorer) or "llm", and why it fell back.
+        "selection": selection or {"method": "offline", "reason": ""},
     }

@@ -130,6 +130,8 @@ _UNIT_PRICE = {
     "gpu_s": lambda r: r.gpu_hour_usd / 3600,
     "audio_min": lambda r: r.asr_minute_usd,
     "requests": lambda r: r.s3_request_usd,
+    "put_requests": lambda r: r.s3_put_request_usd,
+    "gb_month": lambda r: r.s3_storage_gb_month_usd,
     "gb_read": lambda r: r.s3_transfer_gb_usd,
 }
 

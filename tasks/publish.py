@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 from typing import Any
 
 from prefect import task
 
+from blocks.settings import PipelineSettings
 from tasks import jobdb
-from tasks.common import TRANSIENT_RETRIES
+from tasks.common import TRANSIENT_RETRIES, CostItem
 
 
 def new_job_dir(out: Path, job_id: str) -> Path:
@@ -31,9 +33,12 @@ def link_clip(rendered_path: str, index: int, clips_dir: Path) -> Path:
 
 
 @task(name="publish")
-def publish_job(job_dir: str, clip_paths: dict[int, str], report: dict[str, Any]) -> str:
-    """Clips first, then ``report.json`` and ``report.html``, then the Prefect artifacts:
-    a report always describes complete files."""
+def publish_job(
+    job_dir: str, clip_paths: dict[int, str], report: dict[str, Any], location: str
+) -> str:
+    """Clips first, then ``report.json`` and ``report.html``, then the Prefect artifacts
+    (linking to ``location``, where the job directory ends up): a report always describes
+    complete files."""
     from qa.report import write_report
     from tasks.artifacts import publish_job_artifacts
 
@@ -41,8 +46,33 @@ def publish_job(job_dir: str, clip_paths: dict[int, str], report: dict[str, Any]
     for index, path in sorted(clip_paths.items()):
         link_clip(path, index, folder / "clips")
     write_report(folder, report)
-    publish_job_artifacts(report, job_dir)
+    publish_job_artifacts(report, location)
     return job_dir
+
+
+def s3_write_costs(sizes_bytes: list[int]) -> list[CostItem]:
+    """Publishing to S3: PUTs (boto3 goes multipart above 8 MiB: initiate, parts, complete)
+    and one month of storage for what was published."""
+    part = 8 << 20
+    puts = sum(1 if size <= part else 2 + math.ceil(size / part) for size in sizes_bytes)
+    gb = sum(sizes_bytes) / 1e9
+    return [
+        CostItem("publish", "s3", puts, "put_requests", 0.0),
+        CostItem("publish", "s3", round(gb, 6), "gb_month", 0.0),
+    ]
+
+
+@task(name="publish-s3", **TRANSIENT_RETRIES)
+def publish_to_s3(job_dir: str, prefix_uri: str, settings: PipelineSettings) -> list[str]:
+    """Upload a finished job directory below ``prefix_uri``, the report last, then drop the
+    local staging copy. Returns the uploaded URIs in upload order."""
+    from tasks import storage
+
+    uploaded = storage.upload_dir(
+        job_dir, prefix_uri, settings, last=["report.json", "report.html"]
+    )
+    shutil.rmtree(job_dir, ignore_errors=True)
+    return uploaded
 
 
 @task(name="record", **TRANSIENT_RETRIES)

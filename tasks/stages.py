@@ -127,6 +127,27 @@ def select_highlights(
     return plans
 
 
+@task(name="rank-highlights")
+def rank_highlights(
+    text: transcript.Transcript,
+    max_clips: int,
+    llm_block: str,
+    budget_usd: float,
+    settings: PipelineSettings,
+):
+    """Let an LLM choose among the offline shortlist and title the picks (boundaries always
+    come from word times). Falls back to the offline choice, saying why, on a timeout, an
+    unusable answer, or a budget that the call could exceed. Not cached: it is a paid call
+    whose failures may be transient."""
+    from blocks.prefect_blocks import LlmCredentials
+    from media.llm_ranking import shortlist
+    from tasks.llm import rank_with_llm
+
+    credentials = LlmCredentials.load(llm_block, _sync=True)
+    candidates = shortlist(text, selection_rules(settings, max_clips))
+    return rank_with_llm(candidates, max_clips, credentials, budget_usd=budget_usd)
+
+
 def speech_segments(text: transcript.Transcript, plan: highlights.ClipPlan):
     """Clip-relative (start, end, speaker) of each sentence inside the clip."""
     return [

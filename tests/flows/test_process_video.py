@@ -215,6 +215,27 @@ def test_s3_source(sample, s3_server, tmp_path, capsys, monkeypatch) -> None:
     # Cached on content, not on names: the same bytes from S3 reuse the local run's renders.
     assert "render" not in {i["stage"] for i in report["cost"]["items"]}
 
+    # Outputs to S3: the job directory is uploaded below the prefix, the report last.
+    s3.create_bucket(Bucket="outbox")
+    code, stdout, stderr = _run(
+        capsys,
+        f"s3://inbox/{key}",
+        "--transcript",
+        "s3://inbox/zoom/interview.vtt",
+        "--out",
+        "s3://outbox/jobs",
+    )
+    assert code == 0, stderr
+    location = stdout.strip().splitlines()[-1]
+    assert location.startswith("s3://outbox/jobs/")
+    prefix = location.removeprefix("s3://outbox/")
+    listed = s3.list_objects_v2(Bucket="outbox", Prefix=prefix)["Contents"]
+    names = {o["Key"].removeprefix(prefix + "/") for o in listed}
+    remote = json.loads(s3.get_object(Bucket="outbox", Key=f"{prefix}/report.json")["Body"].read())
+    assert names == {"report.json", "report.html", *(c["path"] for c in remote["clips"])}
+    units = {i["unit"] for i in remote["cost"]["items"] if i["stage"] == "publish"}
+    assert units == {"put_requests", "gb_month"}
+
     code, _, stderr = _run(capsys, "s3://inbox/zoom/nope.mp4", "--out", str(tmp_path / "o2"))
     assert code == 2 and "s3://inbox/zoom/nope.mp4" in stderr and "not found" in stderr
 
