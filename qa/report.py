@@ -366,6 +366,14 @@ def _series(points: Sequence[Sequence[float]], digits: int = 2) -> list[list[flo
     ]
 
 
+def _stage_totals(costs: list[Any]) -> dict[str, float]:
+    """USD per stage, in the order stages first appear in the ledger."""
+    totals: dict[str, float] = {}
+    for item in costs:
+        totals[item.stage] = round(totals.get(item.stage, 0.0) + item.usd, 8)
+    return totals
+
+
 def build_report(
     *,
     job_id: str,
@@ -438,6 +446,7 @@ def build_report(
             "checks": [asdict(c) for c in verdict.checks],
         },
         "cost": {
+            "stages": _stage_totals(costs),
             "total_usd": round(sum(c.usd for c in costs), 6),
             "items": [asdict(c) for c in costs],
         },

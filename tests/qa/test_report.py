@@ -241,7 +241,8 @@ def test_report_json_keeps_the_contract_and_adds_series() -> None:
     framing = clip["framing"]
     assert framing["keys"] == 2 and framing["crop_keys"] == [[0.0, 656], [10.0, 700]]
     assert len(framing["face_track"]) == 40 and len(framing["face_track"][0]) == 3
-    assert set(report) == {"job_id", "source", "clips", "qa", "cost", "timings"}
+    assert set(report) == {"job_id", "source", "clips", "qa", "cost", "timings", "selection"}
+    assert report["selection"] == {"method": "offline", "reason": ""}
 
 
 class _Tags(HTMLParser):
