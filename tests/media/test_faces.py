@@ -94,11 +94,7 @@ def test_mouth_motion_sees_the_mouth_and_not_the_eyes(grey_face):
     assert mouth_motion(grey, blinking, box) < 0.002
 
 
-REAL = os.environ.get("CLIPFLOW_REAL_MEDIA")
-
-
 @pytest.mark.real_media
-@pytest.mark.skipif(not REAL, reason="set CLIPFLOW_REAL_MEDIA to the shared real-media folder")
 @pytest.mark.parametrize(
     ("name", "faces"),
     [
@@ -108,10 +104,10 @@ REAL = os.environ.get("CLIPFLOW_REAL_MEDIA")
         ("skimage__astronaut.png", 1),
     ],
 )
-def test_real_photos_at_analysis_width(name, faces):
+def test_real_photos_at_analysis_width(real_media, name, faces):
     import cv2
 
-    img = cv2.imread(str(Path(REAL, "faces", name)))
+    img = cv2.imread(str(real_media / "faces" / name))
     scale = 640 / img.shape[1]
     small = cv2.resize(img, (640, round(img.shape[0] * scale)), interpolation=cv2.INTER_AREA)
     assert len(detect_faces(small)) == faces

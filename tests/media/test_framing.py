@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +23,6 @@ from media.framing import (
 from media.tracking import build_tracks
 from tests.media.test_faces import face_image
 from tests.media.test_tracking import analysis
-
-REAL = os.environ.get("CLIPFLOW_REAL_MEDIA")
-
 
 # --- pure parts ----------------------------------------------------------------------------
 
@@ -230,10 +226,9 @@ def test_a_window_past_the_end_is_an_error(still_video):
 
 
 @pytest.mark.real_media
-@pytest.mark.skipif(not REAL, reason="set CLIPFLOW_REAL_MEDIA to the shared real-media folder")
-def test_real_talking_face_beside_a_still_one_is_the_one_followed(tmp_path, face_png):
+def test_real_talking_face_beside_a_still_one_is_the_one_followed(real_media, tmp_path, face_png):
     """A real speaker (left) and a still portrait (right) of similar size, no transcript."""
-    talker = Path(REAL, "video", "talking_head", "sadtalker__WDA_AlexandriaOcasioCortez_000.mp4")
+    talker = real_media / "video" / "talking_head" / "sadtalker__WDA_AlexandriaOcasioCortez_000.mp4"
     src = tmp_path / "duo.mp4"
     ffmpeg.run(ffmpeg.ffmpeg_base() + [
         "-f", "lavfi", "-i", "color=c=0x506070:s=1920x1080:r=25:d=6",

@@ -326,5 +326,8 @@ def short_settings(settings: PipelineSettings) -> PipelineSettings:
 def ebu_dir() -> Path:
     root = real_media()
     if root is None or not (root / "loudness").is_dir():
-        pytest.skip(f"${REAL_MEDIA_ENV} is unset: EBU Tech 3341 reference signals not available")
+        pytest.skip(
+            f"${REAL_MEDIA_ENV} is unset or has no loudness/ folder: EBU Tech 3341 reference "
+            "signals not available"
+        )
     return root / "loudness"
