@@ -77,9 +77,39 @@ def is_centred(boxes: Sequence[Box], width: int, tolerance: float) -> bool:
     return face is not None and abs(face.cx - width / 2) <= tolerance * width
 
 
+def _persistence(box: Box, frames: Sequence[Sequence[Box]]) -> int:
+    """In how many sampled frames a face of about this size sits about here."""
+
+    def near(other: Box) -> bool:
+        close = abs(other.cx - box.cx) <= box.w / 2 and abs(other.cy - box.cy) <= box.h / 2
+        return close and 0.6 <= other.w / box.w <= 1.67
+
+    return sum(any(near(o) for o in boxes) for boxes in frames)
+
+
+def subject_faces(frames: Sequence[Sequence[Box]]) -> list[Box | None]:
+    """The framed subject in each sampled frame: the largest of the faces that persist.
+
+    Face detectors flicker: a box that appears beside the real face in a few frames (Haar does
+    this at some scales) is not the subject even when it is larger, so each box is first scored
+    by how many frames show a face at its place; among the boxes within 80 % of the frame's
+    most persistent one, the largest wins (a background person does not beat the speaker).
+    """
+    subjects: list[Box | None] = []
+    for boxes in frames:
+        scored = [(_persistence(b, frames), b) for b in boxes]
+        if not scored:
+            subjects.append(None)
+            continue
+        best = max(p for p, _ in scored)
+        subjects.append(max((b for p, b in scored if p >= 0.8 * best), key=lambda b: b.area))
+    return subjects
+
+
 def centred_ratio(frames: Iterable[Sequence[Box]], width: int, tolerance: float) -> float:
     """Centred frames / sampled frames; a frame without a face counts as not centred."""
-    verdicts = [is_centred(boxes, width, tolerance) for boxes in frames]
+    subjects = subject_faces([list(boxes) for boxes in frames])
+    verdicts = [s is not None and abs(s.cx - width / 2) <= tolerance * width for s in subjects]
     return sum(verdicts) / len(verdicts) if verdicts else 0.0
 
 

@@ -124,18 +124,18 @@ class Case:
     false_face_known: bool = False  # see FALSE_FACE
 
 
-# On this photo the Haar detector also returns a larger false box ~0.3 face-widths right of the
-# real face at some scales; qa.measure.subject_face() takes the largest box, so those frames
-# read as off-centre (ratio 0.43-0.57). Every other delivery check passes for these sources.
+# On this photo, at some scales, the Haar detector returns a larger false box ~0.3 face-widths
+# beside the real face. qa.measure.subject_faces() ignores such a box when it flickers (the VFR
+# case), but here it persists in most sampled frames, so it is taken as the subject and those
+# frames read as off-centre (ratio 0.43). Every other delivery check passes for these sources.
 FALSE_FACE = (
-    "face_centered: qa.measure.subject_face picks a larger Haar false positive beside the real "
-    "face on the astronaut photo (every other check of this case passed)"
+    "face_centered: a larger Haar false positive persists beside the real face on the astronaut "
+    "photo and qa.measure.subject_faces takes it for the subject (every other check passed)"
 )
 CASES = [
     pytest.param(Case("hevc-60fps-portrait", make_hevc60_portrait, 1080, 1920, 30.0,
                       false_face_known=True), id="hevc-60fps-portrait"),
-    pytest.param(Case("vfr-24-30", make_vfr, 1280, 720, 30.0, false_face_known=True),
-                 id="vfr-24-30"),
+    pytest.param(Case("vfr-24-30", make_vfr, 1280, 720, 30.0), id="vfr-24-30"),
     pytest.param(Case("rotate-90", make_rotated, 1080, 1920, 30.0, false_face_known=True),
                  id="rotate-90"),
     pytest.param(Case("sd-bt601-25fps", make_sd601, 720, 576, 25.0, colour_check=True),

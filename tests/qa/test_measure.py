@@ -22,6 +22,7 @@ from qa.measure import (
     measure_clip,
     sample_size,
     subject_face,
+    subject_faces,
 )
 from tests.helpers import ffmpeg
 from tests.qa.conftest import FULL, TARGET_LUFS, ClipFactory, Variant
@@ -57,6 +58,17 @@ def test_subject_and_ratio() -> None:
     frames = [[face(180)], [], [face(20)], [face(175)]]
     assert centred_ratio(frames, W, 0.10) == 0.5
     assert centred_ratio([], W, 0.10) == 0.0
+
+
+def test_a_flickering_larger_false_face_does_not_displace_the_subject() -> None:
+    """Haar sometimes adds a larger box beside the real face in a few frames: not the subject."""
+    real, false = face(180, 40), Box(200, 90, 60, 60)  # the false one is larger, off centre
+    frames = [[real], [real, false], [real], [real, false], [real], [real]]
+    assert centred_ratio(frames, W, 0.10) == 1.0
+    # A face that stays off centre is still caught, however steady it is.
+    assert centred_ratio([[face(40, 40)]] * 6, W, 0.10) == 0.0
+    # A persistent larger face (the subject) beats a persistent small background face.
+    assert subject_faces([[face(60, 20), face(180, 60)]] * 4)[0] == face(180, 60)
 
 
 @pytest.mark.parametrize(
