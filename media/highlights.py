@@ -214,21 +214,33 @@ def _title(text: str, idf: dict[str, float]) -> str:
     return " · ".join(t.capitalize() for t in ranked) or text[:40]
 
 
-def select(transcript: Transcript, rules: SelectionRules) -> list[ClipPlan]:
-    """Top-scoring, non-overlapping windows at least ``min_gap_s`` apart, in time order."""
-    pool = sorted(candidates(transcript, rules), key=lambda c: (-c.score, c.start_s))
-    idf = _idf(transcript.sentences)
+def pick_apart(
+    pool: list[ClipPlan], *, limit: int, min_gap_s: float, min_score: float = -math.inf
+) -> list[ClipPlan]:
+    """Greedy by score: at most ``limit`` windows, none overlapping, each ``min_gap_s`` from
+    the others, none scoring below ``min_score``; returned in time order."""
     chosen: list[ClipPlan] = []
-    for cand in pool:
-        if len(chosen) >= rules.max_clips or cand.score < rules.min_score:
+    for cand in sorted(pool, key=lambda c: (-c.score, c.start_s)):
+        if len(chosen) >= limit or cand.score < min_score:
             break
         clash = any(
-            cand.start_s < c.end_s + rules.min_gap_s and c.start_s < cand.end_s + rules.min_gap_s
+            cand.start_s < c.end_s + min_gap_s and c.start_s < cand.end_s + min_gap_s
             for c in chosen
         )
         if not clash:
             chosen.append(cand)
-    chosen.sort(key=lambda c: c.start_s)
+    return sorted(chosen, key=lambda c: c.start_s)
+
+
+def select(transcript: Transcript, rules: SelectionRules) -> list[ClipPlan]:
+    """Top-scoring, non-overlapping windows at least ``min_gap_s`` apart, in time order."""
+    idf = _idf(transcript.sentences)
+    chosen = pick_apart(
+        candidates(transcript, rules),
+        limit=rules.max_clips,
+        min_gap_s=rules.min_gap_s,
+        min_score=rules.min_score,
+    )
     return [
         ClipPlan(
             k + 1,

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from media.errors import ClipflowError
-from media.highlights import ClipPlan, SelectionRules, candidates
+from media.highlights import ClipPlan, SelectionRules, candidates, pick_apart
 from media.transcript import Transcript
 
 MAX_TITLE_CHARS = 60
@@ -33,18 +33,7 @@ def shortlist(transcript: Transcript, rules: SelectionRules, k: int = 20) -> lis
     """
     if k < 1:
         raise ValueError(f"shortlist size k must be >= 1, got {k}")
-    pool = sorted(candidates(transcript, rules), key=lambda c: (-c.score, c.start_s))
-    chosen: list[ClipPlan] = []
-    for cand in pool:
-        if len(chosen) >= k:
-            break
-        clash = any(
-            cand.start_s < c.end_s + rules.min_gap_s and c.start_s < cand.end_s + rules.min_gap_s
-            for c in chosen
-        )
-        if not clash:
-            chosen.append(cand)
-    chosen.sort(key=lambda c: c.start_s)
+    chosen = pick_apart(candidates(transcript, rules), limit=k, min_gap_s=rules.min_gap_s)
     return [replace(c, index=n) for n, c in enumerate(chosen, start=1)]
 
 

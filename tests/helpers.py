@@ -27,3 +27,8 @@ def compliant_codec(**overrides: Any) -> CodecRecord:
         colr_box=ColrBox("nclx", "bt709", "bt709", "bt709", False), hdr_side_data=False,
     )  # fmt: skip
     return dataclasses.replace(record, **overrides)
+
+
+def sample_job_args(sample: Any, out: Any) -> list[str]:
+    """``clipflow run`` arguments for a generated sample: its video, its sidecar, ``--out``."""
+    return [str(sample.video_path), "--transcript", str(sample.transcript_path), "--out", str(out)]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
+from tests.helpers import sample_job_args
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 TITLE = "Why written proposals save meetings"
@@ -93,11 +94,7 @@ def _job(capsys, sample, out: Path, *extra: str) -> dict:
     code = main(
         [
             "run",
-            str(sample.video_path),
-            "--transcript",
-            str(sample.transcript_path),
-            "--out",
-            str(out),
+            *sample_job_args(sample, out),
             *extra,
         ]
     )

@@ -19,6 +19,7 @@ import pytest
 from flows.cli import main
 from media import loudness
 from media.probe import probe
+from tests.helpers import sample_job_args
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -44,11 +45,7 @@ def first_job(sample, tmp_path_factory):
     code = main(
         [
             "run",
-            str(sample.video_path),
-            "--transcript",
-            str(sample.transcript_path),
-            "--out",
-            str(out),
+            *sample_job_args(sample, out),
         ]
     )
     jobs = sorted(p for p in out.iterdir() if p.is_dir())
@@ -120,11 +117,7 @@ def test_rerun_finishes_from_cache_without_touching_the_first_job(
     before = {p: p.stat().st_mtime_ns for p in jobs[0].rglob("*")}
     code, stdout, _ = _run(
         capsys,
-        str(sample.video_path),
-        "--transcript",
-        str(sample.transcript_path),
-        "--out",
-        str(out),
+        *sample_job_args(sample, out),
     )
     assert code == 0
     second = Path(stdout.strip().splitlines()[-1])
@@ -247,11 +240,7 @@ def test_job_database_on_each_backend(sample, job_db_url, tmp_path, capsys, monk
     monkeypatch.setenv("CLIPFLOW_DATABASE_URL", job_db_url)
     code, stdout, _ = _run(
         capsys,
-        str(sample.video_path),
-        "--transcript",
-        str(sample.transcript_path),
-        "--out",
-        str(tmp_path),
+        *sample_job_args(sample, tmp_path),
     )
     assert code == 0
     job_id = Path(stdout.strip().splitlines()[-1]).name
@@ -267,11 +256,7 @@ def test_cli_end_to_end_in_a_subprocess(first_job, sample, tmp_path) -> None:
         [
             str(Path(sys.executable).with_name("clipflow")),
             "run",
-            str(sample.video_path),
-            "--transcript",
-            str(sample.transcript_path),
-            "--out",
-            str(tmp_path / "out"),
+            *sample_job_args(sample, tmp_path / "out"),
         ],
         capture_output=True,
         text=True,
