@@ -1,21 +1,35 @@
-"""Offline speech recognition: pocketsphinx (its English model ships in the wheel).
+"""Offline speech recognition behind one call, :func:`transcribe`.
 
-Audio is split at pauses by pocketsphinx's own VAD segmenter; utterances are decoded in a
-process pool (one per core), so memory stays bounded to a batch of utterances and both cores work.
-Each utterance becomes a sentence: pocketsphinx gives no punctuation.
+pocketsphinx is the default (its English model ships in the wheel). Audio is split at pauses
+by pocketsphinx's own VAD segmenter; utterances are decoded in a process pool (one per core),
+so memory stays bounded to a batch of utterances and both cores work. Each utterance becomes a
+sentence: pocketsphinx gives no punctuation.
+
+faster-whisper (the optional ``whisper`` extra) runs when chosen and given a local CTranslate2
+model directory; it is never pointed at a model hub, so nothing is downloaded at run time.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import resource
 import wave
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any, Literal
 
 from media import cpu
 from media.errors import InputError, MediaError
 from media.transcript import Sentence, Transcript, Word
+from media.transcript_formats import from_segments
+
+Engine = Literal["pocketsphinx", "faster-whisper"]
+ENGINES = ("auto", "pocketsphinx", "faster-whisper")
+# faster-whisper falls back to fetching a tokenizer from the hub when tokenizer.json is missing.
+WHISPER_MODEL_FILES = ("config.json", "model.bin", "tokenizer.json")
+WHISPER_INSTALL = "pip install 'clipflow[whisper]' (or uv sync --extra whisper)"
 
 SAMPLE_RATE = 16_000
 _FRAME_S = 0.01  # pocketsphinx reports word times in 10 ms frames
@@ -104,9 +118,102 @@ def _bounded_map(pool, fn, items, window: int):
         yield pending.popleft().result()
 
 
-def transcribe(wav_path: str | Path, *, workers: int | None = None) -> Transcript:
-    """Recognise speech in a 16 kHz mono WAV; words with times, one sentence per utterance."""
+def whisper_installed() -> bool:
+    return importlib.util.find_spec("faster_whisper") is not None
+
+
+def choose_engine(engine: str, whisper_model: str | Path | None, *, installed: bool) -> Engine:
+    """The recogniser to run: auto picks faster-whisper when it is installed and has a model."""
+    if engine not in ENGINES:
+        raise InputError(f"ASR engine {engine!r} (expected one of {', '.join(ENGINES)})")
+    if engine == "pocketsphinx" or (engine == "auto" and not (installed and whisper_model)):
+        return "pocketsphinx"
+    if not installed:
+        raise MediaError(f"ASR engine faster-whisper is not installed: {WHISPER_INSTALL}")
+    check_whisper_model(whisper_model)
+    return "faster-whisper"
+
+
+def check_whisper_model(whisper_model: str | Path | None) -> Path:
+    """The model must be a local CTranslate2 directory: names of hub models are refused."""
+    if not whisper_model:
+        raise InputError("faster-whisper needs whisper_model: a local CTranslate2 model directory")
+    path = Path(whisper_model).expanduser()
+    if not path.is_dir():
+        raise InputError(
+            f"whisper_model {str(whisper_model)!r} is not a directory (expected a local "
+            "CTranslate2 model directory; models are never downloaded)"
+        )
+    missing = [f for f in WHISPER_MODEL_FILES if not (path / f).is_file()]
+    if missing:
+        raise InputError(f"whisper_model {str(path)!r} lacks {', '.join(missing)}")
+    return path
+
+
+def whisper_options(device: str, compute_type: str, *, cuda_devices: int) -> tuple[str, str]:
+    """(device, compute_type): auto = CUDA when a GPU is visible; float16 on CUDA, int8 on CPU."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise InputError(f"whisper device {device!r} (expected auto, cpu or cuda)")
+    if device == "auto":
+        device = "cuda" if cuda_devices > 0 else "cpu"
+    if compute_type == "auto":
+        compute_type = "float16" if device == "cuda" else "int8"
+    return device, compute_type
+
+
+def from_whisper_segments(segments: Iterable[Any], *, name: str) -> Transcript:
+    """Words of faster-whisper ``Segment``s (each with ``words``), as a transcript."""
+    segments = list(segments)
+    if not any((s.words or s.text.strip()) for s in segments):
+        raise InputError(f"{name}: no speech recognised (silent or non-speech audio)")
+    return from_segments(segments, source="asr:faster-whisper", name=name)
+
+
+def _transcribe_whisper(
+    wav_path: Path, model_dir: Path, device: str, compute_type: str, workers: int | None
+) -> Transcript:
+    import ctranslate2
+    from faster_whisper import WhisperModel
+
+    device, compute_type = whisper_options(
+        device, compute_type, cuda_devices=ctranslate2.get_cuda_device_count()
+    )
+    model = WhisperModel(
+        str(model_dir),
+        device=device,
+        compute_type=compute_type,
+        cpu_threads=workers or 0,
+        local_files_only=True,
+    )
+    segments, _info = model.transcribe(str(wav_path), word_timestamps=True, vad_filter=True)
+    return from_whisper_segments(segments, name=str(wav_path))  # decoding runs while iterating
+
+
+def transcribe(
+    wav_path: str | Path,
+    *,
+    engine: str = "auto",
+    whisper_model: str | Path | None = None,
+    device: str = "auto",
+    compute_type: str = "auto",
+    workers: int | None = None,
+) -> Transcript:
+    """Recognise speech in a 16 kHz mono WAV with the chosen engine; words with times.
+
+    ``engine``: auto (faster-whisper when installed and ``whisper_model`` is set, else
+    pocketsphinx), pocketsphinx or faster-whisper. ``whisper_model`` is a local CTranslate2
+    model directory. ``workers``: decoder processes for pocketsphinx (default: up to 2), CPU
+    threads for faster-whisper (default: its own choice).
+    """
     wav_path = Path(wav_path)
+    if choose_engine(engine, whisper_model, installed=whisper_installed()) == "faster-whisper":
+        model_dir = check_whisper_model(whisper_model)
+        return _transcribe_whisper(wav_path, model_dir, device, compute_type, workers)
+    return transcribe_pocketsphinx(wav_path, workers=workers)
+
+
+def transcribe_pocketsphinx(wav_path: Path, *, workers: int | None = None) -> Transcript:
+    """pocketsphinx over VAD-split utterances; one sentence per utterance."""
     workers = workers or max(1, min(2, os.cpu_count() or 1))
     words: list[Word] = []
     sentences: list[Sentence] = []
