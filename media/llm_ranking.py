@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from media.errors import ClipflowError
 from media.highlights import ClipPlan, SelectionRules, candidates, pick_apart
+from media.prosody import SentenceProsody
+from media.topics import VectorKind
 from media.transcript import Transcript
 
 MAX_TITLE_CHARS = 60
@@ -25,15 +28,24 @@ class LlmAnswerError(ClipflowError):
     """The model's answer holds no usable pick (not JSON, unknown ids, overlaps, no titles)."""
 
 
-def shortlist(transcript: Transcript, rules: SelectionRules, k: int = 20) -> list[ClipPlan]:
+def shortlist(
+    transcript: Transcript,
+    rules: SelectionRules,
+    k: int = 20,
+    *,
+    vectors: VectorKind = "auto",
+    prosody: Sequence[SentenceProsody] | None = None,
+) -> list[ClipPlan]:
     """The best ``k`` candidates by offline score, non-overlapping and ``min_gap_s`` apart.
 
-    Greedy like :func:`media.highlights.select`, but with no ``min_score`` floor (the model
-    judges), in time order and numbered 1..n: the number is the id the model sees.
+    Picked like :func:`media.highlights.select` (spread across topics first), but with no
+    ``min_score`` floor (the model judges), in time order and numbered 1..n: the number is
+    the id the model sees. ``vectors`` and ``prosody`` as for ``select``.
     """
     if k < 1:
         raise ValueError(f"shortlist size k must be >= 1, got {k}")
-    chosen = pick_apart(candidates(transcript, rules), limit=k, min_gap_s=rules.min_gap_s)
+    pool = candidates(transcript, rules, vectors=vectors, prosody=prosody)
+    chosen = pick_apart(pool, limit=k, min_gap_s=rules.min_gap_s)
     return [replace(c, index=n) for n, c in enumerate(chosen, start=1)]
 
 
