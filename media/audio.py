@@ -30,18 +30,28 @@ def extract_speech_wav_argv(src: str, out: str) -> list[str]:
 def clip_audio_argv(
     src: str, out: str, *, start_s: float, duration_s: float, gain_db: float, ceiling_dbtp: float
 ) -> list[str]:
-    """One clip's audio: trim, gain, oversampled limiter, edge fades, AAC 48 kHz.
+    """One clip's audio: trim, stereo, gain, oversampled limiter, edge fades, AAC 48 kHz stereo.
 
-    The limiter runs at 4× the rate so it catches inter-sample (true) peaks (BS.1770 Annex 2);
-    ``level=false`` because alimiter's default auto-level would change the loudness.
+    The output always spans exactly ``duration_s`` from clip time 0: a stream that starts after
+    the seek point (its start_time later than the video's) is padded with silence at the front
+    (``first_pts=0``), one that ends early at the back, so muxing it with the video cannot shift
+    it. Every layout is mixed to stereo *before* the limiter (mono → both channels at −3 dB,
+    which keeps BS.1770 loudness; 5.1 by libswresample's ITU downmix, LFE dropped), so the
+    downmix cannot push peaks past the ceiling afterwards. The limiter runs at 4× the rate so it
+    catches inter-sample (true) peaks (BS.1770 Annex 2); ``level=false`` because alimiter's
+    default auto-level would change the loudness; ``latency=true`` takes out its 2 ms
+    look-ahead delay (A/V sync) and flushes the look-ahead buffer at the end.
     """
     limit = 10 ** ((ceiling_dbtp - 0.5) / 20)
     fade_out_at = max(0.0, duration_s - 0.05)
     chain = ",".join(
         [
+            f"aresample={SAMPLE_RATE}:async=1:first_pts=0",
+            "aformat=channel_layouts=stereo",
+            f"apad=whole_dur={duration_s:.3f}",
             f"volume={gain_db:.3f}dB",
             f"aresample={SAMPLE_RATE * 4}",
-            f"alimiter=limit={limit:.5f}:attack=2:release=60:level=false",
+            f"alimiter=limit={limit:.5f}:attack=2:release=60:level=false:latency=true",
             f"aresample={SAMPLE_RATE}",
             "afade=t=in:d=0.02",
             f"afade=t=out:st={fade_out_at:.3f}:d=0.05",
@@ -66,6 +76,8 @@ def clip_audio_argv(
             str(SAMPLE_RATE),
             "-ac",
             "2",
+            "-t",
+            f"{duration_s:.3f}",
             "-f",
             "mp4",
             out,
@@ -102,6 +114,7 @@ def normalise_clip_audio(
     tmp = out.with_suffix(".part.m4a")
     best: NormalisedAudio | None = None
     previous: tuple[float, float] | None = None  # (gain, measured) of the last render
+    slope = 1.0  # LU per dB of gain
     for render in range(1, max_renders + 1):
         ffmpeg.run(
             clip_audio_argv(
@@ -122,9 +135,11 @@ def normalise_clip_audio(
         if abs(error) <= tolerance_lu:
             break
         # Secant step: where the limiter works, 1 dB of gain buys less than 1 LU, so learn the
-        # slope from the last two renders (bounded, so a flat stretch cannot explode it).
-        slope = 1.0
-        if previous is not None and abs(gain - previous[0]) > 1e-3:
+        # slope from the last two renders (bounded, so a flat stretch cannot explode it). The
+        # meter reads in 0.1 LU steps: a change under two steps says nothing about the slope,
+        # so the last estimate is kept.
+        moved = previous is not None and abs(got.integrated_lufs - previous[1]) >= 0.15
+        if previous is not None and moved and abs(gain - previous[0]) > 1e-3:
             slope = (got.integrated_lufs - previous[1]) / (gain - previous[0])
             slope = min(1.0, max(0.25, slope))
         previous = (gain, got.integrated_lufs)

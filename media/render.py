@@ -7,6 +7,7 @@ x264, so fps is capped at 30 and the VBV bounded here (High@4.0: 25 Mbit/s max, 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ OUTPUT_SIZES = {
     "16:9": ((1920, 1080), (1280, 720)),
 }
 MAX_UPSCALE = 1.5
+TO_BT709 = "out_color_matrix=bt709:out_range=tv"
 COLOUR_FLAGS = [
     "-color_primaries",
     "bt709",
@@ -138,23 +140,92 @@ def video_filter(
     out_h: int,
     fps: float,
     sendcmd_path: str | None,
+    captions_path: str | None = None,
 ) -> str:
-    """Crop (moved by sendcmd), convert to BT.709 tv range, scale, constant frame rate."""
+    """Crop (moved by sendcmd), convert to BT.709 tv range, scale, constant frame rate, and
+    burn in the ASS captions at ``captions_path`` when given."""
     parts = []
     if sendcmd_path:
-        parts.append(f"sendcmd=f='{_escape(sendcmd_path)}'")
+        parts.append(f"sendcmd=f={filter_value(sendcmd_path)}")
     parts += [
         f"crop=w={crop_w}:h={crop_h}:x={x0}:y={y0}:exact=1",
-        f"scale={out_w}:{out_h}:flags=lanczos:out_color_matrix=bt709:out_range=tv",
-        f"fps={fps:g}",
-        "format=yuv420p",
-        "setsar=1",
+        f"scale={out_w}:{out_h}:flags=lanczos:{TO_BT709}",
+        *_tail(fps, captions_path),
     ]
     return ",".join(parts)
 
 
-def _escape(path: str) -> str:
-    return path.replace("\\", "\\\\").replace("'", "\\'").replace(":", "\\:")
+def fit_size(src_w: int, src_h: int, out_w: int, out_h: int) -> tuple[int, int]:
+    """The whole source frame scaled to fit inside the output (aspect kept, sides even)."""
+    if src_w <= 0 or src_h <= 0:
+        raise ValueError(f"source size {src_w}x{src_h}: both sides must be positive")
+    scale = min(out_w / src_w, out_h / src_h)
+    return _even(src_w * scale, out_w), _even(src_h * scale, out_h)
+
+
+def fit_filter(
+    *,
+    src_w: int,
+    src_h: int,
+    out_w: int,
+    out_h: int,
+    fps: float,
+    captions_path: str | None = None,
+) -> str:
+    """The whole frame, fitted, over a blurred copy of itself that fills the output (for clips
+    without a face to follow), then the same tail as :func:`video_filter`.
+
+    ``src_w``×``src_h`` is the displayed size (after rotation). The background covers a
+    quarter-size frame, is blurred there (16× fewer pixels) and scaled up. Both branches
+    convert to BT.709 tv range themselves, so no scaler with a default matrix slips in.
+    """
+    fg_w, fg_h = fit_size(src_w, src_h, out_w, out_h)
+    bg_w, bg_h = _even(out_w / 4, out_w), _even(out_h / 4, out_h)
+    sigma = round(bg_w * 0.04, 1)
+    background = [
+        f"scale={bg_w}:{bg_h}:force_original_aspect_ratio=increase:flags=bilinear:{TO_BT709}",
+        "format=yuv420p",
+        f"crop={bg_w}:{bg_h}",
+        f"gblur=sigma={sigma:g}",
+        f"scale={out_w}:{out_h}:flags=bilinear",
+    ]
+    foreground = [f"scale={fg_w}:{fg_h}:flags=lanczos:{TO_BT709}", "format=yuv420p"]
+    overlay = f"overlay=x={(out_w - fg_w) // 2}:y={(out_h - fg_h) // 2}:format=yuv420"
+    # fps first: a 60 fps source is split, blurred and overlaid at the output rate only.
+    tail = _tail(fps, captions_path)
+    return ";".join(
+        [
+            f"{tail[0]},split=2[bg][fg]",
+            "[bg]" + ",".join(background) + "[blurred]",
+            "[fg]" + ",".join(foreground) + "[fitted]",
+            "[blurred][fitted]" + ",".join([overlay, *tail[1:]]),
+        ]
+    )
+
+
+def _tail(fps: float, captions_path: str | None) -> list[str]:
+    """Constant frame rate from clip time 0 (a stream starting late repeats its first frame
+    rather than leaving a gap), captions burnt in at output size, yuv420p, square pixels."""
+    parts = [f"fps={fps:g}:start_time=0"]
+    if captions_path:
+        parts.append(f"ass=filename={filter_value(captions_path)}")
+    return parts + ["format=yuv420p", "setsar=1"]
+
+
+def _even(value: float, limit: int) -> int:
+    return max(2, min(int(round(value / 2)) * 2, limit - limit % 2))
+
+
+def filter_value(text: str) -> str:
+    """Quote ``text`` (a path) as one option value inside a ``-filter`` graph.
+
+    FFmpeg unescapes it twice ("Notes on filtergraph escaping", ffmpeg-filters(1)): first the
+    graph parser, for which the value is single-quoted (a quote inside is closed, escaped and
+    reopened), so spaces, commas, semicolons and brackets pass; then the option parser, for
+    which backslash, quote and colon carry a backslash.
+    """
+    option_level = re.sub(r"([\\':])", r"\\\1", text)
+    return "'" + option_level.replace("'", "'\\''") + "'"
 
 
 def render_argv(
@@ -167,7 +238,11 @@ def render_argv(
     vf: str,
     spec: EncodeSpec,
 ) -> list[str]:
-    """One ffmpeg run: accurate trim (seek before -i), the filter chain, encode, mux audio as is."""
+    """One ffmpeg run: accurate trim (seek before -i), the filter chain, encode, mux audio as is.
+
+    ``-t`` on the output as well: a video stream that starts after the seek point is read for
+    ``duration_s`` from its own first frame, so the input limit alone overshoots the clip.
+    """
     return (
         ffmpeg.ffmpeg_base()
         + ffmpeg.input_args(src, seek_s=start_s, duration_s=duration_s, source=False)
@@ -182,6 +257,8 @@ def render_argv(
             *spec.video_args(),
             "-c:a",
             "copy",
+            "-t",
+            f"{duration_s:.3f}",
             "-shortest",
             "-movflags",
             "+faststart",

@@ -7,10 +7,12 @@ import subprocess
 
 import pytest
 
+from blocks.settings import PipelineSettings
 from media import loudness
 from media.audio import normalise_clip_audio
+from tests.helpers import ffmpeg
 
-pytestmark = pytest.mark.skipif(
+needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="espeak-ng not installed (./dev installs it)"
 )
 
@@ -51,6 +53,7 @@ def speech(tmp_path_factory):
     return out
 
 
+@needs_espeak
 @pytest.mark.parametrize("target", [-14.0, -16.0])
 def test_clips_land_on_target_and_under_the_true_peak_ceiling(speech, tmp_path, target) -> None:
     results = []
@@ -70,3 +73,32 @@ def test_clips_land_on_target_and_under_the_true_peak_ceiling(speech, tmp_path, 
         results.append(measured.integrated_lufs)
     # Spread between a source 20 dB apart, after normalisation.
     assert max(results) - min(results) <= 0.2
+
+
+# A speech-like tone (170 Hz voice + 510 Hz overtone, syllable-rate modulation): -17.3 LUFS as is.
+VOICE = "0.3*sin(2*PI*170*t)*(0.55+0.45*sin(2*PI*3.7*t))+0.1*sin(2*PI*510*t)"
+
+
+@pytest.mark.parametrize("source_lufs", [-35.0, -23.0, -8.0])
+def test_quiet_normal_and_loud_sources_land_within_the_configured_tolerance(
+    tmp_path, source_lufs
+) -> None:
+    settings = PipelineSettings()
+    raw = tmp_path / "raw.wav"
+    ffmpeg("-f", "lavfi", "-i", f"aevalsrc='{VOICE}':s=48000:d=6", "-c:a", "pcm_f32le", str(raw))
+    gain = source_lufs - loudness.measure(str(raw)).integrated_lufs
+    src = tmp_path / "src.wav"
+    ffmpeg("-i", str(raw), "-af", f"volume={gain:.3f}dB", "-c:a", "pcm_s16le", str(src))
+    assert loudness.measure(str(src)).integrated_lufs == pytest.approx(source_lufs, abs=0.2)
+
+    got = normalise_clip_audio(
+        str(src),
+        tmp_path / "clip.m4a",
+        start_s=0.5,
+        duration_s=5.0,
+        target_lufs=settings.target_lufs,
+        ceiling_dbtp=settings.max_true_peak_dbtp,
+    )
+    measured = loudness.measure(got.path)
+    assert abs(measured.integrated_lufs - settings.target_lufs) <= settings.lufs_tolerance
+    assert measured.true_peak_dbtp <= settings.max_true_peak_dbtp
