@@ -9,6 +9,7 @@ speaker is a hard cut, never a pan across the room.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -41,7 +42,11 @@ class PathParams:
     settle: float = 0.25  # once moving, chase until within settle × dead_zone
     max_pan: float = 0.2  # crop widths per second
     ease_s: float = 0.4  # final moving average that rounds off starts and stops
-    key_fps: float = 30.0  # crop positions per second emitted while the window moves
+    # Grid the path is sampled on while the window moves (a key is kept only where the rounded
+    # position changes, so keys ≈ pixels moved, not key_fps per second). 150 = lcm(25, 30):
+    # every frame of a 25, 30 or 50 fps output lands on a key, so each frame moves by the
+    # path's own step; a 30 Hz grid read at 25 fps alternates 1 and 2 steps (judder).
+    key_fps: float = 150.0
     face_y: float = 0.4  # where the face centre sits vertically, share of crop height from top
 
 
@@ -203,11 +208,14 @@ def keys_from_shots(
     *,
     crop: tuple[int, int],
     src: tuple[int, int],
-    key_fps: float = 30.0,
+    key_fps: float = 150.0,
 ) -> tuple[CropKey, ...]:
     """Sample each shot's path at ``key_fps`` and keep only the keys where the window moves.
 
     A shot without a known face holds the previous shot's position (the centre for the first).
+    Key times are floored to the millisecond: ``sendcmd`` applies a key to the first frame at
+    or after its time, so a time rounded up (1/30 s → 0.034) would miss the frame it was
+    computed for and land together with the next key, a visible 0-, 2-step stutter.
     """
     (cw, ch), (sw, sh) = crop, src
     centre = ((sw - cw) // 2, (sh - ch) // 2)
@@ -225,13 +233,18 @@ def keys_from_shots(
             xi = int(min(max(round(float(x)), 0), sw - cw))
             yi = int(min(max(round(float(y)), 0), sh - ch))
             if not keys or (xi, yi) != (keys[-1].x, keys[-1].y):
-                keys.append(CropKey(round(float(t), 3), xi, yi))
+                keys.append(CropKey(_floor_ms(float(t)), xi, yi))
             last = (xi, yi)
     if not keys:
         keys.append(CropKey(0.0, *centre))
     if keys[0].t != 0.0:
         keys[0] = CropKey(0.0, keys[0].x, keys[0].y)
     return tuple(keys)
+
+
+def _floor_ms(t: float) -> float:
+    """``t`` floored to the millisecond (a hair of slack so 2.0 - 1e-12 stays 2.000)."""
+    return math.floor(t * 1000 + 1e-6) / 1000
 
 
 def sendcmd_lines(keys: Sequence[CropKey], *, filter_name: str = "crop") -> str:

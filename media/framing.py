@@ -79,10 +79,13 @@ class FramingPlan:
 
 
 def analysis_size(src_w: int, src_h: int, width: int) -> tuple[int, int]:
-    """Analysis frame size: ``width`` (never upscaled), aspect kept, both sides even."""
-    w = max(2, min(width, src_w) // 2 * 2)
-    h = max(2, int(round(w * src_h / src_w / 2)) * 2)
-    return w, h
+    """Analysis frame size: the longer side at most ``width`` (never upscaled), aspect kept,
+    both sides even. A 1080×1920 portrait becomes 360×640, not 640×1138: detection scales to
+    the shorter side anyway (:func:`media.faces.detect_faces`), so the extra pixels only cost."""
+    long_src, short_src = max(src_w, src_h), min(src_w, src_h)
+    long = max(2, min(width, long_src) // 2 * 2)
+    short = max(2, int(round(long * short_src / long_src / 2)) * 2)
+    return (long, short) if src_w >= src_h else (short, long)
 
 
 def analysis_argv(
@@ -101,6 +104,11 @@ def analysis_argv(
     )  # fmt: skip
 
 
+def _apart(boxes: list[Box], others: list[Box]) -> list[Box]:
+    """The ``boxes`` that overlap none of ``others`` (IoU < 0.3): other faces."""
+    return [b for b in boxes if all(b.iou(o) < 0.3 for o in others)]
+
+
 def analyse_window(
     path: str,
     start_s: float,
@@ -115,9 +123,11 @@ def analyse_window(
     """Detect faces and mouth motion at ``fps`` over one window of a recording.
 
     One ffmpeg pipe per clip; times in the result are clip-relative and boxes in source pixels.
-    The whole frame is searched every ``full_pass_s`` (and whenever no face is known); the
-    samples in between only look again around the faces already found, which is several
-    times cheaper. Raises :class:`MediaError` when the window yields no video frame.
+    The whole frame is searched every ``full_pass_s``; the samples in between only look again
+    around the faces already found (as does the full pass, for a face it missed), which costs
+    under a tenth of a full pass. A window without faces costs one full pass per
+    ``full_pass_s`` too (a full pass on every sample there took half a core). Raises
+    :class:`MediaError` when the window yields no video frame.
     """
     if fps <= 0 or width < 16 or duration_s <= 0 or src_w <= 0 or src_h <= 0:
         raise ValueError(
@@ -133,11 +143,13 @@ def analyse_window(
     known: list[Box] = []
     for i, buf in enumerate(ffmpeg.stream(argv, frame_bytes=w * h)):
         grey = np.frombuffer(buf, dtype=np.uint8).reshape(h, w)
-        if i % full_every == 0 or not known:
-            boxes = known = detect_faces(grey)
+        if i % full_every == 0:
+            boxes = detect_faces(grey)
+            boxes += _apart(detect_faces_near(grey, _apart(known, boxes)), boxes)
+            known = boxes
         else:  # keep looking for a face missed here until the next full pass
             boxes = detect_faces_near(grey, known)
-            known = boxes + [k for k in known if all(k.iou(b) < 0.3 for b in boxes)]
+            known = boxes + _apart(known, boxes)
         faces = []
         for box in boxes:
             motion = mouth_motion(prev, grey, box) if prev is not None else float("nan")

@@ -12,7 +12,7 @@ from itertools import permutations
 
 import numpy as np
 
-from media.faces import Box
+from media.faces import MIN_TRACK_SCORE, Box
 
 # A speaker must hold the floor this long before the crop cuts to them.
 MIN_HOLD_S = 1.5
@@ -86,9 +86,9 @@ class TrackParams:
     min_hits: int = 3  # fewer accepted detections: a false positive
     min_duration_s: float = 0.5
     min_width_frac: float = 0.02  # faces narrower than this share of the frame are dropped
-    # Median detector confidence (Haar level weight) below which a track is a false positive:
-    # on the shared photos true faces scored 2–12, false positives mostly below 2.5.
-    min_score: float = 1.5
+    # Median detector score below which a track is a false positive. The detector owns the
+    # scale (dlib HOG's SVM margin now; Haar level weights, 2–12 for true faces, used 1.5).
+    min_score: float = MIN_TRACK_SCORE
     outlier_dist: float = 0.35  # centre jump vs the running median, in face widths
     median_window: int = 5  # samples in the outlier median filter
     fill_gap_s: float = 2.0  # interpolate misses up to this long
@@ -108,7 +108,11 @@ def _close(a: Box, b: Box, p: TrackParams) -> float:
 
 
 def _associate(samples: Sequence[Sample], fps: float, p: TrackParams) -> list[list]:
-    """Greedy frame-to-frame association: a list of hits ``(sample index, box, motion)``."""
+    """Greedy frame-to-frame association: a list of hits ``(sample index, box, motion)``.
+
+    Tracks seen last choose first (DeepSORT's matching cascade), so a stray box's fresh track
+    cannot take the face from its own when the face moves toward it (a cut, not a pan).
+    """
     max_miss = max(1, int(round(p.max_miss_s * fps)))
     tracks: list[list[tuple[int, Box, float]]] = []
     for i, sample in enumerate(samples):
@@ -118,10 +122,10 @@ def _associate(samples: Sequence[Sample], fps: float, p: TrackParams) -> list[li
             for j, obs in enumerate(sample.faces):
                 score = _close(tracks[k][-1][1], obs.box, p)
                 if score >= 0:
-                    pairs.append((score, k, j))
+                    pairs.append((i - tracks[k][-1][0], -score, k, j))
         used_t: set[int] = set()
         used_d: set[int] = set()
-        for _, k, j in sorted(pairs, reverse=True):
+        for _, _, k, j in sorted(pairs):
             if k in used_t or j in used_d:
                 continue
             used_t.add(k)
@@ -139,18 +143,19 @@ def _merge(tracks: list[list], p: TrackParams) -> list[list]:
     Someone who looks away for a few seconds comes back as a new track at the same place;
     in the static framing of an interview that place identifies them. One pass in start
     order (single-hit flickers are left out first), so many false positives stay cheap.
+    The track that left off there last takes it, not two stray boxes from seconds before.
     """
     merged: list[list] = []
     for track in sorted((t for t in tracks if len(t) >= 2), key=lambda t: t[0][0]):
         start = _median_box([h[1] for h in track[:5]])
-        best, best_score = None, -1.0
+        best, best_key = None, (-1, -1.0)
         for m in merged:
             if m[-1][0] >= track[0][0]:
                 continue
             score = _close(_median_box([h[1] for h in m[-5:]]), start, p)
-            if score > best_score:
-                best, best_score = m, score
-        if best is not None and best_score >= 0:
+            if score >= 0 and (m[-1][0], score) > best_key:
+                best, best_key = m, (m[-1][0], score)
+        if best is not None:
             best.extend(track)
         else:
             merged.append(list(track))

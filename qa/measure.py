@@ -24,7 +24,8 @@ from qa.records import ClipMeasurements
 # QA samples at least this often, whatever the settings say: fewer samples make the ratio
 # too coarse to tell 90 % from 85 % on a 15 s clip.
 MIN_SAMPLE_FPS = 2.0
-# Frames are scaled to at most this width before detection (Haar is resolution-hungry).
+# Frames are scaled to at most this width before detection. The detector scales each frame to
+# its smallest face (a share of the shorter side) itself, so more pixels would only cost decode.
 MAX_SAMPLE_WIDTH = 640
 # The strictest decode FFmpeg offers; -xerror stops at the first error (NOTES.md: catches every
 # NAL-length corruption and truncation, about half of the single byte flips in slice data).
@@ -90,10 +91,11 @@ def _persistence(box: Box, frames: Sequence[Sequence[Box]]) -> int:
 def subject_faces(frames: Sequence[Sequence[Box]]) -> list[Box | None]:
     """The framed subject in each sampled frame: the largest of the faces that persist.
 
-    Face detectors flicker: a box that appears beside the real face in a few frames (Haar does
-    this at some scales) is not the subject even when it is larger, so each box is first scored
-    by how many frames show a face at its place; among the boxes within 80 % of the frame's
-    most persistent one, the largest wins (a background person does not beat the speaker).
+    Face detectors flicker: a box that appears beside the real face in a few frames (the Haar
+    cascade used before did this at some scales) is not the subject even when it is larger, so
+    each box is first scored by how many frames show a face at its place; among the boxes within
+    80 % of the frame's most persistent one, the largest wins (a background person does not beat
+    the speaker).
     """
     subjects: list[Box | None] = []
     for boxes in frames:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from media.camera_metrics import frame_positions
 from media.crop import (
     CropKey,
     PathParams,
+    Shot,
     crop_size,
     dead_zone_pan,
     keys_from_shots,
@@ -35,6 +37,16 @@ ASPECT = {"9:16": 9 / 16, "1:1": 1.0, "16:9": 16 / 9}
         ((720, 1280), "9:16", (720, 1280)),
         ((1366, 768), "9:16", (432, 768)),
         ((512, 512), "9:16", (288, 512)),
+        ((1080, 1920), "9:16", (1080, 1920)),  # portrait phone video: the whole frame
+        ((1080, 1920), "1:1", (1080, 1080)),
+        ((1080, 1920), "16:9", (1080, 608)),
+        ((1080, 1080), "9:16", (608, 1080)),
+        ((1080, 1080), "16:9", (1080, 608)),
+        ((1281, 721), "9:16", (406, 720)),  # odd sides: even, never larger than the source
+        ((1281, 721), "16:9", (1280, 720)),
+        ((3840, 2160), "9:16", (1216, 2160)),
+        ((640, 480), "16:9", (640, 360)),  # 4:3 webcam
+        ((480, 640), "9:16", (360, 640)),
     ],
 )
 def test_crop_size_is_the_largest_even_window_of_the_aspect(src, aspect, crop):
@@ -47,6 +59,12 @@ def test_crop_size_is_the_largest_even_window_of_the_aspect(src, aspect, crop):
 def test_unknown_aspect_is_refused_by_name():
     with pytest.raises(ValueError, match="4:3"):
         crop_size(1920, 1080, "4:3")
+
+
+@pytest.mark.parametrize("src", [(0, 1080), (1920, -2)])
+def test_empty_source_size_is_refused_by_value(src):
+    with pytest.raises(ValueError, match=f"{src[0]}x{src[1]}"):
+        crop_size(*src, "9:16")
 
 
 @pytest.mark.parametrize(
@@ -88,6 +106,63 @@ def test_a_still_face_gives_one_key_at_its_window(src, aspect, face):
     x, y = window_origin(*face, crop, src)
     assert plan.layout == "single"
     assert plan.keys == (CropKey(0.0, round(x), round(y)),)
+
+
+SOURCES = [(1920, 1080), (1280, 720), (720, 1280), (1080, 1920), (1080, 1080), (1366, 768)]
+# Face centres as shares of the source: centre, the four edges, corners, and off the frame.
+FACE_SPOTS = [(0.5, 0.4), (0.0, 0.5), (1.0, 0.5), (0.5, 0.0), (0.5, 1.0), (0.02, 0.03),
+              (0.98, 0.97), (-0.1, 0.5), (1.1, 1.2), (0.3, 0.6), (0.7, 0.2)]  # fmt: skip
+
+
+@pytest.mark.parametrize("aspect", list(ASPECT))
+@pytest.mark.parametrize("src", SOURCES, ids=[f"{w}x{h}" for w, h in SOURCES])
+def test_window_stays_in_the_frame_and_centres_the_face_where_it_can(src, aspect):
+    crop = crop_size(*src, aspect)
+    (cw, ch), (sw, sh) = crop, src
+    for fx, fy in FACE_SPOTS:
+        face = (fx * sw, fy * sh)
+        x, y = window_origin(*face, crop, src)
+        assert 0 <= x <= sw - cw and 0 <= y <= sh - ch, (face, (x, y))
+        # Horizontally centred unless that would leave the frame; then flush with the edge.
+        want_x = face[0] - cw / 2
+        assert x == pytest.approx(min(max(want_x, 0), sw - cw))
+        # Vertically at 40 % of the crop height, same rule.
+        want_y = face[1] - 0.4 * ch
+        assert y == pytest.approx(min(max(want_y, 0), sh - ch))
+
+
+@pytest.mark.parametrize("aspect", list(ASPECT))
+@pytest.mark.parametrize("side", ["left", "right", "top", "bottom"])
+def test_a_jittery_face_at_the_edge_gets_one_clamped_window(side, aspect):
+    src = (1280, 720) if side in ("left", "right") else (720, 1280)
+    sw, sh = src
+    face = {"left": (30, 360), "right": (1250, 360), "top": (360, 30), "bottom": (360, 1250)}
+    rng = np.random.default_rng(len(side))
+    jitter = rng.normal(0, 4, size=(50, 2))
+    fx, fy = face[side]
+    a = analysis(lambda t, i: [(fx + jitter[i, 0], fy + jitter[i, 1], 120, 0.0)])
+    a = type(a)(sw, sh, a.fps, a.duration_s, a.samples)
+    plan = plan_framing(a, src_w=sw, src_h=sh, aspect=aspect)
+    (key,) = plan.keys
+    x, y = window_origin(fx, fy, (plan.crop_w, plan.crop_h), src)
+    assert (key.x, key.y) == (round(x), round(y))
+    assert 0 <= key.x <= sw - plan.crop_w and 0 <= key.y <= sh - plan.crop_h
+
+
+def test_keys_land_on_the_frames_they_were_computed_for():
+    """A steady 90 px/s pan read at 30 and 25 fps moves every frame by its own step.
+
+    Key times rounded up to the millisecond (1/30 s -> 0.034) used to fall just after their
+    frame, so ffmpeg's sendcmd applied two keys at once on every third frame (0, 3, 6 px
+    steps at 30 fps), and a 30 Hz key grid read at 25 fps alternated 1 and 2 steps.
+    """
+    times = np.arange(0, 4.0, 0.2)
+    shot = Shot(0.0, 4.0, times, 100 + 90 * times, np.zeros(len(times)))
+    keys = keys_from_shots([shot], crop=(608, 1080), src=(1920, 1080))
+    for fps, step in [(30.0, 3.0), (25.0, 3.6)]:
+        xy = frame_positions(keys, 3.8, fps)  # the path ends (holds) at the last sample
+        steps = np.diff(xy[:, 0])
+        assert np.all(np.abs(steps - step) <= 1.0), f"{fps} fps: steps {sorted(set(steps))}"
 
 
 def test_dead_zone_keeps_the_window_still_for_small_offsets():

@@ -30,10 +30,12 @@ from tests.media.test_tracking import analysis
 @pytest.mark.parametrize(
     ("src", "width", "size"),
     [((1920, 1080), 640, (640, 360)), ((1280, 720), 640, (640, 360)),
-     ((720, 1280), 640, (640, 1138)), ((512, 512), 640, (512, 512)),
-     ((1366, 768), 640, (640, 360)), ((1920, 1080), 501, (500, 282))],
+     ((720, 1280), 640, (360, 640)), ((1080, 1920), 640, (360, 640)),  # the long side is capped
+     ((512, 512), 640, (512, 512)), ((480, 640), 640, (480, 640)), ((512, 480), 640, (512, 480)),
+     ((1366, 768), 640, (640, 360)), ((1920, 1080), 501, (500, 282)),
+     ((1080, 1920), 501, (282, 500)), ((100, 3000), 640, (22, 640))],
 )  # fmt: skip
-def test_analysis_size_keeps_aspect_with_even_sides(src, width, size):
+def test_analysis_size_caps_the_long_side_and_keeps_aspect_with_even_sides(src, width, size):
     assert analysis_size(*src, width) == size
 
 
@@ -207,6 +209,34 @@ def test_still_face_on_the_left_is_centred_end_to_end(tmp_path, face_png, still_
     assert _centred_share(frames) == 1.0
 
 
+def test_portrait_source_is_analysed_at_640_on_its_long_side(tmp_path, face_png, monkeypatch):
+    """1080×1920 is analysed at 360×640 (not 640×1138); boxes come back in source pixels."""
+    import media.framing
+
+    src = tmp_path / "portrait.mp4"
+    ffmpeg.run(ffmpeg.ffmpeg_base() + [
+        "-f", "lavfi", "-i", "color=c=0x506070:s=1080x1920:r=25:d=2",
+        "-loop", "1", "-i", str(face_png),
+        "-filter_complex", "[1]scale=500:500[f];[0][f]overlay=x=290:y=500:shortest=1,"
+        "format=yuv420p",
+        "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", str(src)])  # fmt: skip
+    shapes = []
+
+    def detect(grey, **kw):
+        shapes.append(grey.shape)
+        return detect_faces(grey, **kw)
+
+    monkeypatch.setattr(media.framing, "detect_faces", detect)
+    a = analyse_window(str(src), 0.0, 2.0, 1080, 1920, fps=5, width=640)
+    assert set(shapes) == {(640, 360)} and len(a.samples) == 10
+    assert all(len(s.faces) == 1 for s in a.samples)
+    fx, fy = face_offset(face_png, 500)
+    box = a.samples[0].faces[0].box
+    assert abs(box.cx - (290 + fx)) < 0.1 * box.w and abs(box.cy - (500 + fy)) < 0.1 * box.w
+    plan = plan_framing(a, src_w=1080, src_h=1920, aspect="9:16")
+    assert plan.layout == "single" and (plan.crop_w, plan.crop_h) == (1080, 1920)
+
+
 def test_moving_face_is_followed_by_a_pan_end_to_end(tmp_path, face_png):
     src = tmp_path / "moving.mp4"
     compose(src, face_png, size=360, x="200+70*t", y=300, seconds=5)
@@ -215,6 +245,25 @@ def test_moving_face_is_followed_by_a_pan_end_to_end(tmp_path, face_png):
     assert len(plan.keys) > 20 and plan.keys[-1].x - plan.keys[0].x > 200
     frames = list(render_grey(src, plan, tmp_path / "cmd.txt", 0.0, 5.0))
     assert _centred_share(frames) >= 0.9
+
+
+def test_a_window_without_faces_costs_one_full_pass_a_second(tmp_path, monkeypatch):
+    import media.framing
+
+    src = tmp_path / "card.mp4"
+    ffmpeg.run(ffmpeg.ffmpeg_base() + [
+        "-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=3",
+        "-c:v", "libx264", "-preset", "ultrafast", str(src)])  # fmt: skip
+    calls = []
+
+    def detect(grey, **kw):
+        calls.append(grey.shape)
+        return detect_faces(grey, **kw)
+
+    monkeypatch.setattr(media.framing, "detect_faces", detect)
+    a = analyse_window(str(src), 0.0, 3.0, 640, 360, fps=5, width=640)
+    assert len(a.samples) == 15 and not any(s.faces for s in a.samples)
+    assert len(calls) == 3
 
 
 def test_a_window_past_the_end_is_an_error(still_video):

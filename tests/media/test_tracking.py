@@ -72,13 +72,16 @@ def test_false_positives_tiny_faces_and_flickers_are_dropped():
 
 
 def test_low_confidence_track_is_a_false_positive():
+    floor = TrackParams().min_score
+
     def weak(sample: Sample) -> Sample:
-        return Sample(sample.t, tuple(FaceObs(replace(f.box, score=0.9), 0) for f in sample.faces))
+        boxes = (FaceObs(replace(f.box, score=floor - 0.1), 0) for f in sample.faces)
+        return Sample(sample.t, tuple(boxes))
 
     a = analysis(lambda t, i: [(500, 400, 200, 0.0)])
     a = replace(a, samples=tuple(weak(s) for s in a.samples))
     assert build_tracks(a) == []
-    assert len(build_tracks(a, TrackParams(min_score=0.5))) == 1
+    assert len(build_tracks(a, TrackParams(min_score=floor - 0.5))) == 1
 
 
 def test_face_returning_after_a_long_gap_keeps_its_track():
@@ -186,3 +189,82 @@ def test_turns_from_motion_switch_after_a_hold_only():
 def test_turns_from_motion_with_nobody_talking_follow_the_face_seen_most():
     a = two_faces(lambda t: 0.002, lambda t: 0.002)
     assert turns_from_motion(build_tracks(a), a.times, FPS) == [Turn(0.0, 0)]
+
+
+# --- jitter, misses and outliers, table-driven ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dx", "dw"),
+    [(0.4, 1.0), (0.5, 1.0), (-1.0, 1.0), (2.0, 1.0), (-4.0, 1.0), (0.0, 2.0), (0.0, 0.5),
+     (0.3, 1.6)],
+    ids=["0.4w", "0.5w", "-1w", "2w", "-4w", "twice as big", "half as big", "0.3w, 1.6x"],
+)  # fmt: skip
+def test_a_single_sample_outlier_is_rejected_and_bridged(dx, dw):
+    """One detection thrown ``dx`` face widths sideways and/or resized ``dw`` times."""
+    rng = np.random.default_rng(5)
+    jitter = rng.normal(0, 3, size=50)
+
+    def faces(t, i):
+        if i == 25:
+            return [(700 + dx * 200, 400, 200 * dw, 0.0)]
+        return [(700 + jitter[i], 400, 200, 0.0)]
+
+    tracks = build_tracks(analysis(faces))
+    assert len(tracks) == 1, "the outlier neither splits the track nor survives on its own"
+    (track,) = tracks
+    assert not track.observed[25]
+    assert abs(track.cx[25] - 700) < 10 and abs(track.w[25] - 200) < 10
+
+
+@pytest.mark.parametrize("miss", [0.2, 0.4, 0.5])
+def test_jitter_and_random_misses_leave_one_track_as_steady_as_the_detections(miss):
+    """Half the samples missed at random still make one track; a lone hit between two misses
+    of over a second each may go (a flicker), and the crop holds its place meanwhile."""
+    rng = np.random.default_rng(8)
+    n = 300
+    noise = rng.normal(0, 4, size=n)
+    missed = rng.random(n) < miss
+    missed[0] = False
+    a = analysis(lambda t, i: [] if missed[i] else [(700 + noise[i], 400, 200, 0.0)], 60.0)
+    (track,) = build_tracks(a)
+    assert track.present.mean() >= 0.99, "misses of a few samples are bridged"
+    assert np.nanstd(track.cx) < 5.0, "interpolation adds no wobble of its own"
+    assert np.nanmax(np.abs(track.cx - 700)) < 15
+
+
+def test_a_stray_detection_just_before_a_move_does_not_take_the_face():
+    """A stray box 0.7 face widths to the right, then the face leans that way: the face's own
+    (recently seen) track keeps it. Picking the closest box first split the track and the
+    crop cut to the stray box a second before the lean."""
+
+    def faces(t, i):
+        if i == 20:  # the face is missed; a stray box shows up 143 px to its right
+            return [(843, 400, 200, 0.0)]
+        x = 700 + 30 * min(max(i - 20, 0), 5)  # then it leans 150 px in 1 s
+        return [(x, 400, 200, 0.0)]
+
+    tracks = build_tracks(analysis(faces))
+    assert len(tracks) == 1
+    assert tracks[0].observed.sum() == 49
+
+
+def test_a_face_back_after_a_miss_rejoins_its_own_track_not_an_older_flicker():
+    """Two stray boxes seconds earlier sat near where the face reappears; the track that
+    lost the face last must get it back, or the crop cuts between the two."""
+
+    def faces(t, i):
+        if i == 12:
+            return [(1014, 400, 200, 0.0)]
+        if i == 16:
+            return [(942, 400, 200, 0.0)]
+        if 29.0 <= t < 30.6:  # not detected for 1.6 s
+            return []
+        return [(400 + 20 * t, 400, 200, 0.0)]
+
+    tracks = build_tracks(analysis(faces, duration=40.0))
+    assert len(tracks) == 1
+    (track,) = tracks
+    assert not track.observed[12] and not track.observed[16]
+    times = np.arange(200) / FPS
+    assert np.all(np.abs(track.cx - (400 + 20 * times)) < 10)
