@@ -51,7 +51,14 @@ class PipelineSettings(BaseSettings):
     # --- framing ---------------------------------------------------------------------------
     aspect: Aspect = Field("9:16", description="Output aspect ratio.")
     analysis_fps: float = Field(5.0, ge=1.0, le=30.0, description="Face-analysis sample rate.")
-    analysis_width: int = Field(640, ge=160, le=1920, description="Face-analysis frame width.")
+    analysis_width: int = Field(
+        640, ge=160, le=1920, description="Face-analysis frame size: its long side, pixels."
+    )
+    no_face_fill: Literal["center", "blur"] = Field(
+        "center",
+        description="With no face: a centred crop, or the whole frame over a blurred copy.",
+    )
+    burn_captions: bool = Field(False, description="Burn word-timed captions into the picture.")
 
     # --- encode ----------------------------------------------------------------------------
     x264_preset: Literal["superfast", "veryfast", "faster", "fast", "medium", "slow"] = Field(
@@ -86,8 +93,35 @@ class PipelineSettings(BaseSettings):
     aws_secret_access_key: SecretStr | None = Field(None, description="S3 secret key.")
 
     # --- ASR --------------------------------------------------------------------------------
-    asr_engine: Literal["pocketsphinx"] = Field(
-        "pocketsphinx", description="Speech recognizer used when no transcript is given."
+    asr_engine: Literal["auto", "pocketsphinx", "faster-whisper"] = Field(
+        "auto",
+        description="Speech recognizer used when no transcript is given. auto: faster-whisper "
+        "when it is installed and whisper_model is set, else pocketsphinx.",
+    )
+    whisper_model: str | None = Field(
+        None, description="Local CTranslate2 model directory for faster-whisper (never fetched)."
+    )
+    whisper_device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="faster-whisper device: auto picks CUDA when present."
+    )
+    whisper_compute_type: str = Field(
+        "auto", description="faster-whisper compute type: auto = float16 on CUDA, int8 on CPU."
+    )
+    refine_word_times: bool = Field(
+        True, description="Move estimated word times onto speech-activity edges in the audio."
+    )
+
+    # --- highlights -------------------------------------------------------------------------
+    min_clip_score: float = Field(
+        0.55,
+        ge=0.0,
+        le=1.0,
+        description="Quality floor: fewer clips rather than one scoring below this (0..1).",
+    )
+    topic_vectors: Literal["auto", "minilm", "tfidf"] = Field(
+        "auto",
+        description="Sentence vectors for topic segmentation: MiniLM embeddings when the model "
+        "package is installed (auto), else TF-IDF.",
     )
 
     @property

@@ -37,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--aspect", default="9:16", choices=["9:16", "1:1", "16:9"])
     run.add_argument("--settings-block", help="saved clipflow-settings block to start from")
     run.add_argument("--llm-block", help="saved clipflow-llm-credentials block: LLM ranking")
+    run.add_argument("--plan", help="plan file from `clipflow plan` (edited or not): its clips")
+    plan = sub.add_parser("plan", help="choose the clips and print them, rendering nothing")
+    plan.add_argument("source", help="local path or s3://bucket/key")
+    plan.add_argument("--transcript", help="WebVTT/SRT/JSON transcript (else offline ASR)")
+    plan.add_argument("--max-clips", type=int, default=5, help="at most this many clips (1–20)")
+    plan.add_argument("--out", help="plan file to write (default: ./out/<source name>.plan.json)")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON on stdout")
     sample = sub.add_parser("sample", help="generate a two-person Zoom-style sample recording")
     sample.add_argument("--minutes", type=float, default=2.0)
     sample.add_argument("--out", default="out/sample.mp4", help="the .mp4 to write (+ .vtt)")
@@ -49,9 +56,15 @@ def _fail(code: int, message: str) -> int:
     return code
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _bad_max_clips(args: argparse.Namespace) -> str | None:
     if not 1 <= args.max_clips <= 20:
-        return _fail(EXIT_REJECTED, f"--max-clips {args.max_clips}: must be between 1 and 20")
+        return f"--max-clips {args.max_clips}: must be between 1 and 20"
+    return None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if problem := _bad_max_clips(args):
+        return _fail(EXIT_REJECTED, problem)
     embedded_prefect_defaults()
     from flows.process_video import process_video
     from media.errors import ClipflowError, InputError, QAError
@@ -72,6 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             job_id=job_id,
             settings_block=args.settings_block,
             llm_block=args.llm_block,
+            plan=args.plan,
         )
     except InputError as exc:
         return _fail(EXIT_REJECTED, f"rejected: {exc}")
@@ -92,6 +106,63 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    if problem := _bad_max_clips(args):
+        return _fail(EXIT_REJECTED, problem)
+    import json
+
+    from blocks.loading import load_settings
+    from media.errors import ClipflowError, InputError
+    from media.plans import plan_document
+    from tasks.planning import plan_clips
+    from tasks.storage import safe_filename
+
+    settings = load_settings(max_clips=args.max_clips)
+    try:
+        job = plan_clips(args.source, args.transcript, args.max_clips, settings)
+    except InputError as exc:
+        return _fail(EXIT_REJECTED, f"rejected: {exc}")
+    except ClipflowError as exc:
+        return _fail(EXIT_INTERNAL, f"plan failed: {exc}")
+    doc = plan_document(
+        job.plans,
+        source=args.source,
+        source_sha256=job.source.sha256,
+        transcript_source=job.transcript.source,
+    )
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    stem = safe_filename(Path(args.source.rstrip("/")).stem or "source")
+    out = Path(args.out or Path("out") / f"{stem}.plan.json").expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.part")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)
+    if args.json:
+        sys.stdout.write(text)
+        return EXIT_OK
+    print(format_plan(doc))
+    print(out.resolve())
+    return EXIT_OK
+
+
+def format_plan(doc: dict) -> str:
+    """The chosen clips for a person: times, length, score, title, speakers, then the text."""
+    import textwrap
+
+    from media.transcript import format_timestamp
+
+    lines = []
+    for clip in doc["clips"]:
+        span = f"{format_timestamp(clip['start_s'])}–{format_timestamp(clip['end_s'])}"
+        who = ", ".join(s for s in clip["speakers"] if s) or "unknown speaker"
+        lines.append(
+            f"clip {clip['index']}  {span}  {clip['duration_s']:.1f} s  "
+            f"score {clip['score']:.2f}  {clip['title']!r}  ({who})"
+        )
+        lines += textwrap.wrap(clip["text"], 96, initial_indent="    ", subsequent_indent="    ")
+    return "\n".join(lines)
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from media.errors import ClipflowError
     from media.sample import make_sample
@@ -109,7 +180,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"run": cmd_run, "sample": cmd_sample}[args.command]
+    handler = {"run": cmd_run, "plan": cmd_plan, "sample": cmd_sample}[args.command]
     return handler(args)
 
 

@@ -231,13 +231,27 @@ at {_num(src.get("fps"), "{:g}")} fps · sha256 {_e(str(src.get("sha256", ""))[:
 
 def _selection_line(selection: dict[str, Any]) -> str:
     """How the clips were chosen, and why an LLM's choice was not used, if it was not."""
-    method = (
-        "an LLM, among the offline shortlist"
-        if selection.get("method") == "llm"
-        else ("the offline scorer")
-    )
+    method = {
+        "llm": "an LLM, among the offline shortlist",
+        "plan": "a plan file",
+    }.get(str(selection.get("method")), "the offline scorer")
     reason = f" ({_e(selection['reason'])})" if selection.get("reason") else ""
     return f"<br>Clips chosen by {method}{reason}."
+
+
+def _speakers(clip: Mapping[str, Any]) -> str:
+    names = [n for n in clip.get("speakers") or [clip.get("speaker")] if n]
+    if not names:
+        return "speaker —"
+    return f"speaker{'s' if len(names) > 1 else ''} {_e(', '.join(names))}"
+
+
+def _caption_links(clip: Mapping[str, Any]) -> str:
+    captions = clip.get("captions") or {}
+    links = " · ".join(
+        f'<a href="{_e(path)}">{_e(kind.upper())}</a>' for kind, path in captions.items()
+    )
+    return f'<p class="sub">Captions: {links}</p>' if links else ""
 
 
 def _clip(clip: Mapping[str, Any], report: Mapping[str, Any], thumb: Thumb | None) -> str:
@@ -288,13 +302,14 @@ def _clip(clip: Mapping[str, Any], report: Mapping[str, Any], thumb: Thumb | Non
 <div>
 <h3>Clip {_e(clip["index"])}: {_e(clip.get("title") or "untitled")} {_badge(passed)}</h3>
 <p class="sub">{_num(clip.get("start_s"), "{:.2f}")}–{_num(clip.get("end_s"), "{:.2f}")} s of the
-source · {_num(clip.get("duration_s"), "{:.1f}")} s · speaker {_e(clip.get("speaker") or "—")}
+source · {_num(clip.get("duration_s"), "{:.1f}")} s · {_speakers(clip)}
 · {_e(fr.get("layout", "—"))} layout · {codec_line} · {_e(clip.get("encoder", ""))}</p>
 {verdict}<ul class="metrics">{metrics}</ul>
 {strip}
 <div class="words">
 <div><b>Score {_num(clip.get("score"), "{:.3f}")}</b>{plots.bar_list(subs)}</div>
 <blockquote class="transcript">{_e(clip.get("text", ""))}</blockquote>
+{_caption_links(clip)}
 </div>
 </div>
 <div class="plots">
@@ -404,8 +419,14 @@ def build_report(
                 "text": plan.text,
                 "score": plan.score,
                 "speaker": plan.speaker,
+                "speakers": list(plan.speakers or [plan.speaker]),
+                "topic": plan.topic,
                 "title": plan.title,
                 "sub_scores": plan.sub_scores,
+                "captions": {
+                    "srt": f"clips/clip-{plan.index:02d}.srt",
+                    "vtt": f"clips/clip-{plan.index:02d}.vtt",
+                },
                 "framing": {
                     "layout": fr.layout,
                     "crop_w": fr.crop_w,

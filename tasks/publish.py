@@ -34,17 +34,28 @@ def link_clip(rendered_path: str, index: int, clips_dir: Path) -> Path:
 
 @task(name="publish")
 def publish_job(
-    job_dir: str, clip_paths: dict[int, str], report: dict[str, Any], location: str
+    job_dir: str,
+    clip_paths: dict[int, str],
+    report: dict[str, Any],
+    location: str,
+    sidecars: dict[str, str] | None = None,
 ) -> str:
-    """Clips first, then ``report.json`` and ``report.html``, then the Prefect artifacts
-    (linking to ``location``, where the job directory ends up): a report always describes
-    complete files."""
+    """Clips and their sidecars first (``sidecars``: text files by path relative to the job
+    directory: captions, the plan), then ``report.json`` and ``report.html``, then the Prefect
+    artifacts (linking to ``location``, where the job directory ends up): a report always
+    describes complete files."""
     from qa.report import write_report
     from tasks.artifacts import publish_job_artifacts
 
     folder = Path(job_dir)
     for index, path in sorted(clip_paths.items()):
         link_clip(path, index, folder / "clips")
+    for name, text in sorted((sidecars or {}).items()):
+        target = folder / name
+        if not target.resolve().is_relative_to(folder.resolve()):
+            raise ValueError(f"sidecar {name!r} would land outside the job directory")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
     write_report(folder, report)
     publish_job_artifacts(report, location)
     return job_dir

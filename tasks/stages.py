@@ -11,7 +11,7 @@ import math
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from prefect import task
@@ -80,21 +80,41 @@ def _fetched(uri: str, folder: Path, settings: PipelineSettings) -> Iterator[Pat
         yield storage.download(uri, tmp, settings)
 
 
+def speech_wav(source: Source, settings: PipelineSettings) -> Path:
+    """The source's audio as 16 kHz mono WAV (for ASR, speech activity and prosody), made
+    once per source and settings."""
+    wav = job_work_dir(source, settings) / "speech-16k.wav"
+    if not wav.is_file():
+        part = wav.with_suffix(".part.wav")
+        ffmpeg.run(audio.extract_speech_wav_argv(source.local_path, str(part)))
+        part.replace(wav)
+    return wav
+
+
 @task(name="load-transcript", **CACHED)
 def load_transcript(
     source: Source, sidecar: tuple[str, str] | None, label: str | None, settings: PipelineSettings
 ) -> tuple[transcript.Transcript, list[CostItem]]:
-    """A sidecar (WebVTT/SRT: its sha256 and local copy) when given, else offline ASR."""
+    """A sidecar (WebVTT/SRT/word-level JSON: its sha256 and local copy) when given, its
+    estimated word times moved onto speech-activity edges; else speech recognition."""
+    from media import vad
+
     costs: list[CostItem] = []
     with metered("transcript", costs):
         if sidecar:
             got = transcript.read_transcript(
                 sidecar[1], duration_s=source.info.duration_s, label=label
             )
+            if settings.refine_word_times and got.timing == "cue":
+                got = vad.refine_cue_times(got, vad.speech_regions(speech_wav(source, settings)))
         else:
-            wav = job_work_dir(source, settings) / "speech-16k.wav"
-            ffmpeg.run(audio.extract_speech_wav_argv(source.local_path, str(wav)))
-            got = asr.transcribe(wav)
+            got = asr.transcribe(
+                speech_wav(source, settings),
+                engine=settings.asr_engine,
+                whisper_model=settings.whisper_model,
+                device=settings.whisper_device,
+                compute_type=settings.whisper_compute_type,
+            )
             minutes = source.info.duration_s / 60
             costs.append(CostItem("transcript", "asr", round(minutes, 3), "audio_min", 0.0))
     if not got.sentences:
@@ -110,6 +130,7 @@ def selection_rules(settings: PipelineSettings, max_clips: int) -> highlights.Se
         min_gap_s=settings.min_gap_s,
         lead_in_s=settings.lead_in_s,
         tail_out_s=settings.tail_out_s,
+        min_score=settings.min_clip_score,
     )
 
 
@@ -117,14 +138,49 @@ def selection_rules(settings: PipelineSettings, max_clips: int) -> highlights.Se
 def select_highlights(
     source: Source, text: transcript.Transcript, max_clips: int, settings: PipelineSettings
 ) -> list[highlights.ClipPlan]:
-    """At most ``max_clips`` windows of whole sentences, 15–60 s, ranked and non-overlapping."""
-    plans = highlights.select(text, selection_rules(settings, max_clips))
+    """At most ``max_clips`` windows of whole sentences, 15–60 s, on distinct topics, ranked on
+    what is said and how (prosody from the audio) and non-overlapping."""
+    from media.prosody import sentence_prosody
+
+    prosody = sentence_prosody(speech_wav(source, settings), text)
+    plans = highlights.select(
+        text, selection_rules(settings, max_clips), vectors=settings.topic_vectors, prosody=prosody
+    )
     if not plans:
         raise InputError(
             f"{source.uri}: no stretch of {settings.min_clip_s:.0f}–{settings.max_clip_s:.0f} s "
-            f"of whole sentences found in the transcript ({len(text.sentences)} sentences)"
+            f"of whole sentences scoring over {settings.min_clip_score:.2f} found in the "
+            f"transcript ({len(text.sentences)} sentences)"
         )
     return plans
+
+
+@task(name="load-plan", **TRANSIENT_RETRIES)
+def load_plan(
+    uri: str,
+    source: Source,
+    text: transcript.Transcript,
+    max_clips: int,
+    settings: PipelineSettings,
+) -> list[highlights.ClipPlan]:
+    """The clips of a plan file (``clipflow plan``'s output, perhaps edited), snapped to the
+    transcript's sentence bounds. A plan made for another recording is refused."""
+    from media import plans
+
+    with _fetched(uri, settings.work_dir / "plans", settings) as local:
+        data = local.read_bytes()
+    try:
+        raw = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{uri}: plan file is not UTF-8 text (byte {exc.start})") from exc
+    made_for = plans.plan_source_sha256(raw)
+    if made_for and made_for != source.sha256:
+        raise InputError(
+            f"{uri}: plan was made for another recording (sha256 {made_for[:12]}…, "
+            f"this one is {source.sha256[:12]}…)"
+        )
+    edited = plans.parse_plan(raw, name=uri)
+    return plans.plans_from_edits(text, edited, selection_rules(settings, max_clips), name=uri)
 
 
 @task(name="rank-highlights")
@@ -144,7 +200,9 @@ def rank_highlights(
     from tasks.llm import rank_with_llm
 
     credentials = LlmCredentials.load(llm_block, _sync=True)
-    candidates = shortlist(text, selection_rules(settings, max_clips))
+    candidates = shortlist(
+        text, selection_rules(settings, max_clips), vectors=settings.topic_vectors
+    )
     return rank_with_llm(candidates, max_clips, credentials, budget_usd=budget_usd)
 
 
@@ -198,23 +256,30 @@ class RenderedClip:
     encoder: str
     integrated_lufs: float
     audio_renders: int
+    captions: dict[str, str] = field(default_factory=dict)  # "srt"/"vtt" → clip-relative file
 
 
 @task(name="render-clip", tags=["gpu"], **CACHED)
 def render_clip(
-    source: Source, plan: highlights.ClipPlan, framing_outcome: tuple, settings: PipelineSettings
+    source: Source,
+    plan: highlights.ClipPlan,
+    framing_outcome: tuple,
+    text: transcript.Transcript,
+    settings: PipelineSettings,
 ):
-    """Normalise the clip's audio on the encoded AAC, then one video encode muxing it as is.
+    """Normalise the clip's audio on the encoded AAC, write its captions, then one video
+    encode muxing the audio as is (captions burned in when the settings ask for it).
 
     ``framing_outcome`` is what :func:`frame_clip` returned: (FramingPlan, cost items).
     """
-    from media import framing
+    from media import captions, framing
 
     framed = framing_outcome[0]
     costs: list[CostItem] = []
     work = job_work_dir(source, settings) / f"clip-{plan.index:02d}"
     work.mkdir(parents=True, exist_ok=True)
     encoder = render.choose_encoder(settings.encoder)
+    video = source.info.video[0]
     with metered("render", costs, pool="gpu" if encoder == "h264_nvenc" else "cpu"):
         sound = audio.normalise_clip_audio(
             source.local_path,
@@ -224,22 +289,40 @@ def render_clip(
             target_lufs=settings.target_lufs,
             ceiling_dbtp=settings.max_true_peak_dbtp,
         )
-        cmds = work / "crop.cmd"
-        cmds.write_text(framing.sendcmd_script(framed))
         out_w, out_h = render.output_size(settings.aspect, framed.crop_w, framed.crop_h)
-        first = framed.keys[0]
-        vf = render.video_filter(
-            crop_w=framed.crop_w,
-            crop_h=framed.crop_h,
-            x0=first.x,
-            y0=first.y,
-            out_w=out_w,
-            out_h=out_h,
-            fps=render.output_fps(source.info.video[0].fps, settings.max_fps),
-            sendcmd_path=str(cmds),
+        stem = f"clip-{plan.index:02d}"
+        files = captions.write_clip_captions(
+            text,
+            plan.start_s,
+            plan.end_s,
+            work,
+            stem,
+            burn_in_size=(out_w, out_h) if settings.burn_captions else None,
         )
+        burn = str(files["ass"]) if settings.burn_captions else None
+        fps = render.output_fps(video.fps, settings.max_fps)
+        if framed.layout == "no_face" and settings.no_face_fill == "blur":
+            src_w, src_h = video.display_size
+            vf = render.fit_filter(
+                src_w=src_w, src_h=src_h, out_w=out_w, out_h=out_h, fps=fps, captions_path=burn
+            )
+        else:
+            cmds = work / "crop.cmd"
+            cmds.write_text(framing.sendcmd_script(framed))
+            first = framed.keys[0]
+            vf = render.video_filter(
+                crop_w=framed.crop_w,
+                crop_h=framed.crop_h,
+                x0=first.x,
+                y0=first.y,
+                out_w=out_w,
+                out_h=out_h,
+                fps=fps,
+                sendcmd_path=str(cmds),
+                captions_path=burn,
+            )
         spec = render.EncodeSpec(encoder, settings.x264_preset, settings.crf)
-        out = work / f"clip-{plan.index:02d}.mp4"
+        out = work / f"{stem}.mp4"
         tmp = out.with_suffix(".part.mp4")
         ffmpeg.run(
             render.render_argv(
@@ -254,7 +337,14 @@ def render_clip(
         )
         tmp.replace(out)
     return RenderedClip(
-        plan.index, str(out), out_w, out_h, encoder, sound.integrated_lufs, sound.renders
+        plan.index,
+        str(out),
+        out_w,
+        out_h,
+        encoder,
+        sound.integrated_lufs,
+        sound.renders,
+        {"srt": str(files["srt"]), "vtt": str(files["vtt"])},
     ), costs
 
 

@@ -19,6 +19,7 @@ import pytest
 from flows.cli import main
 from media import loudness
 from media.probe import probe
+from media.transcript import parse_cues
 from tests.helpers import sample_job_args
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
@@ -68,9 +69,9 @@ def test_report_matches_the_files(first_job, sample) -> None:
     assert (src["width"], src["height"]) == (1920, 1080)
     clips = report["clips"]
     assert 1 <= len(clips) <= 5
-    assert sorted(p.name for p in (job / "clips").iterdir()) == [
-        f"clip-{c['index']:02d}.mp4" for c in clips
-    ]
+    assert sorted(p.name for p in (job / "clips").iterdir()) == sorted(
+        f"clip-{c['index']:02d}.{ext}" for c in clips for ext in ("mp4", "srt", "vtt")
+    )
     measured = []
     for c in clips:
         path = job / c["path"]
@@ -91,6 +92,13 @@ def test_report_matches_the_files(first_job, sample) -> None:
         measured.append(level.integrated_lufs)
         # Clips start and end on the transcript's sentence boundaries, as whole cues.
         assert c["text"] and c["text"][-1] in ".?!"
+        # Its captions read back: clip-relative, in order, every word of the clip once.
+        for kind in ("srt", "vtt"):
+            cues = parse_cues((job / c["captions"][kind]).read_text(), name=kind)
+            assert 0.0 <= cues[0].start_s and cues[-1].end_s <= c["duration_s"] + 0.05
+            assert all(a.end_s <= b.start_s + 1e-3 for a, b in zip(cues, cues[1:], strict=False))
+            said = " ".join(cue.text for cue in cues).split()
+            assert [w.strip(".,?!") for w in said] == [w.strip(".,?!") for w in c["text"].split()]
     assert max(measured) - min(measured) <= 1.5
     assert report["qa"]["passed"] is True
     assert report["qa"]["lu_spread"] == pytest.approx(max(measured) - min(measured), abs=0.05)
@@ -225,7 +233,13 @@ def test_s3_source(sample, s3_server, tmp_path, capsys, monkeypatch) -> None:
     listed = s3.list_objects_v2(Bucket="outbox", Prefix=prefix)["Contents"]
     names = {o["Key"].removeprefix(prefix + "/") for o in listed}
     remote = json.loads(s3.get_object(Bucket="outbox", Key=f"{prefix}/report.json")["Body"].read())
-    assert names == {"report.json", "report.html", *(c["path"] for c in remote["clips"])}
+    assert names == {
+        "report.json",
+        "report.html",
+        "plan.json",
+        *(c["path"] for c in remote["clips"]),
+        *(path for c in remote["clips"] for path in c["captions"].values()),
+    }
     units = {i["unit"] for i in remote["cost"]["items"] if i["stage"] == "publish"}
     assert units == {"put_requests", "gb_month"}
 
