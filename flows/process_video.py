@@ -6,10 +6,11 @@ The flow only wires stages together; each stage is a task in ``tasks/`` over log
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -18,6 +19,7 @@ from blocks.loading import load_cost_rates, load_settings
 from blocks.settings import CostRates, PipelineSettings
 from media import highlights
 from media.errors import InputError, QAError
+from media.plans import plan_document
 from tasks import jobdb
 from tasks.artifacts import ClipProgress
 from tasks.common import CostItem, price, stable_digest
@@ -26,6 +28,7 @@ from tasks.stages import (
     frame_clip,
     ingest_source,
     ingest_transcript,
+    load_plan,
     load_transcript,
     qa_clip,
     rank_highlights,
@@ -76,6 +79,12 @@ def job_location(out: str, job_id: str, settings: PipelineSettings) -> tuple[Pat
     return Path(out).expanduser().resolve(), None
 
 
+def plan_json(plans: list[highlights.ClipPlan], source: str, sha256: str, transcript: str) -> str:
+    """The job's clips as a plan file (``clipflow run --plan`` renders it again, edited or not)."""
+    doc = plan_document(plans, source=source, source_sha256=sha256, transcript_source=transcript)
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
 def _run(
     source: str,
     transcript: str | None,
@@ -86,6 +95,8 @@ def _run(
     job_id: str,
     db: str,
     llm_block: str | None = None,
+    plan: str | None = None,
+    dispatch: str = "local",
 ) -> JobResult:
     from qa.gate import clip_row, evaluate
     from qa.report import build_report
@@ -109,11 +120,16 @@ def _run(
     transcribed = load_transcript(src, sidecar, transcript, settings, return_state=True)
     text, _ = transcribed.result()
     watch.lap("transcript")
-    plans = select_highlights(src, text, max_clips, settings)
+    if plan:
+        plans = load_plan(plan, src, text, max_clips, settings)
+    else:
+        plans = select_highlights(src, text, max_clips, settings)
     early = _fresh_costs([ingested.result(), transcribed.result()], [ingested, transcribed])
     selection = {"method": "offline", "reason": ""}
     llm_costs: list[CostItem] = []
-    if llm_block:
+    if plan:
+        selection = {"method": "plan", "reason": f"clips from the plan file {plan}"}
+    elif llm_block:
         spent = sum(c.usd for c in price(early, rates))
         ranked = rank_highlights(text, max_clips, llm_block, settings.max_job_usd - spent, settings)
         selection = {"method": ranked.method, "reason": ranked.reason}
@@ -121,14 +137,21 @@ def _run(
         plans = ranked.plans if ranked.method == "llm" and ranked.plans else plans
     watch.lap("highlights")
 
-    framing = [frame_clip.submit(src, p, text, settings) for p in plans]
-    renders = [render_clip.submit(src, p, f, settings) for p, f in zip(plans, framing, strict=True)]
-    checks = [qa_clip.submit(r, settings) for r in renders]
+    if dispatch == "pools":
+        framed, rendered, checks, gpu_costs = _gpu_on_pools(src, plans, text, settings, out, watch)
+    else:
+        framing = [frame_clip.submit(src, p, text, settings) for p in plans]
+        renders = [
+            render_clip.submit(src, p, f, text, settings)
+            for p, f in zip(plans, framing, strict=True)
+        ]
+        checks = [qa_clip.submit(r, settings) for r in renders]
     progress = ClipProgress(job_id, len(plans))
-    framed = [f.result() for f in framing]
-    watch.lap("frame")
-    rendered = [r.result() for r in renders]
-    watch.lap("render")
+    if dispatch != "pools":
+        framed = [f.result() for f in framing]
+        watch.lap("frame")
+        rendered = [r.result() for r in renders]
+        watch.lap("render")
     measured = [progress.done(c.result()) for c in checks]
     watch.lap("qa_clips")
 
@@ -141,8 +164,11 @@ def _run(
         for p, (m, _) in zip(plans, measured, strict=True)
     ]
     costs = early + llm_costs
-    for futures, outcomes in ((framing, framed), (renders, rendered), (checks, measured)):
-        costs += _fresh_costs(outcomes, [f.state for f in futures])
+    if dispatch == "pools":
+        costs += gpu_costs + _fresh_costs(measured, [f.state for f in checks])
+    else:
+        for futures, outcomes in ((framing, framed), (renders, rendered), (checks, measured)):
+            costs += _fresh_costs(outcomes, [f.state for f in futures])
     if remote:
         costs += s3_write_costs([Path(r.path).stat().st_size for r, _ in rendered])
     costs = price(costs, rates)
@@ -163,12 +189,45 @@ def _run(
     )
     job_dir = str(new_job_dir(local_root, job_id))
     clips = {p.index: r.path for p, (r, _) in zip(plans, rendered, strict=True)}
-    publish_job(job_dir, clips, report, location)
+    sidecars = {"plan.json": plan_json(plans, source, src.sha256, text.source)}
+    for r, _ in rendered:
+        for kind, path in r.captions.items():
+            sidecars[f"clips/clip-{r.index:02d}.{kind}"] = Path(path).read_text(encoding="utf-8")
+    publish_job(job_dir, clips, report, location, sidecars)
     if remote:
         publish_to_s3(job_dir, remote, settings)
     status = record_job(db, job_id, report)
     failed = tuple(c.name for c in verdict.checks if not c.passed)
     return JobResult(job_id, location, status, failed)
+
+
+def _gpu_on_pools(
+    src: Any,
+    plans: list[highlights.ClipPlan],
+    text: Any,
+    settings: PipelineSettings,
+    out: str,
+    watch: _Stopwatch,
+) -> tuple[list[Any], list[Any], list[Any], list[CostItem]]:
+    """Frame and render each clip as a ``frame-and-render-clip`` run on the gpu pool (cached
+    dispatch tasks, in parallel), then submit QA here: (framed, rendered, QA futures, costs).
+    With an ``s3://`` output the clip files travel through ``<out>/_stages/``."""
+    from tasks.dispatch import dispatch_frame_render, localise
+
+    store = f"{out.rstrip('/')}/_stages" if out.startswith("s3://") else None
+    staged = [
+        dispatch_frame_render.submit(src, p, text, settings, stage_store=store) for p in plans
+    ]
+    outcomes = [localise(s.result(), src, settings) for s in staged]
+    watch.lap("frame_render")
+    framed = [f for f, _ in outcomes]
+    rendered = [r for _, r in outcomes]
+    checks = [qa_clip.submit(r, settings) for r in rendered]
+    costs: list[CostItem] = []
+    for future, (f, r) in zip(staged, outcomes, strict=True):
+        if future.state.name != "Cached":  # a cached dispatch cost nothing this time
+            costs += list(f[1]) + list(r[1])
+    return framed, rendered, checks, costs
 
 
 @flow(
@@ -184,6 +243,8 @@ def process_video(
     settings_block: str | None = None,
     cost_rates_block: str | None = None,
     llm_block: str | None = None,
+    plan: str | None = None,
+    dispatch: Literal["local", "pools"] = "local",
 ) -> JobResult:
     """Turn one recording (local path or s3:// URI) into at most ``max_clips`` checked clips.
 
@@ -191,7 +252,11 @@ def process_video(
     any), then ``CLIPFLOW_*`` environment variables, then this run's parameters; cost rates
     likewise from a ``clipflow-cost-rates`` block, then ``CLIPFLOW_COST_*``. With
     ``llm_block`` (a saved ``clipflow-llm-credentials`` block), an LLM chooses among the
-    offline shortlist within the job's remaining budget.
+    offline shortlist within the job's remaining budget. With ``plan`` (a plan file from
+    ``clipflow plan``, local or s3://, perhaps edited), its clips are rendered instead of a
+    fresh selection, each snapped to whole sentences. ``dispatch="pools"`` runs framing and
+    render as ``frame-and-render-clip`` deployments on the gpu work pool (see
+    :mod:`tasks.dispatch`); ``"local"`` keeps every stage in this process.
     Raises :class:`InputError` when the input is rejected and :class:`QAError` when clips
     were delivered but failed QA; the job database records either outcome.
     """
@@ -211,7 +276,19 @@ def process_video(
         job_dir=remote or str(local_root / job_id),
     )
     try:
-        result = _run(source, transcript, out, max_clips, settings, rates, job_id, db, llm_block)
+        result = _run(
+            source,
+            transcript,
+            out,
+            max_clips,
+            settings,
+            rates,
+            job_id,
+            db,
+            llm_block,
+            plan,
+            dispatch,
+        )
     except InputError as exc:
         jobdb.finish_job(db, job_id, jobdb.JobStatus.REJECTED, reason=str(exc))
         logger.error("rejected: %s", exc)
