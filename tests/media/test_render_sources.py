@@ -113,6 +113,19 @@ def make_sd601(out: Path) -> None:
     _encode(out, _inputs(720, 576, 25), graph, "-c:v", "libx264", "-preset", "veryfast", *tags)
 
 
+def make_uhd50(out: Path) -> None:
+    """3840×2160 at 50 fps, H.264 High: 4K from a camera in a 50 Hz country."""
+    graph = _scene(3840, 640, 1500, 1000) + ",format=yuv420p[v]"
+    _encode(out, _inputs(3840, 2160, 50), graph, "-c:v", "libx264", "-preset", "ultrafast")
+
+
+def make_hd720_30(out: Path) -> None:
+    """1280×720 at 29.97 fps, the smallest common webcam recording."""
+    graph = _scene(1280, 200, 700, 330) + ",format=yuv420p[v]"
+    _encode(out, _inputs(1280, 720, 30), graph, "-c:v", "libx264", "-preset", "veryfast",
+            "-r", "30000/1001")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -130,6 +143,9 @@ CASES = [
     pytest.param(Case("rotate-90", make_rotated, 1080, 1920, 30.0), id="rotate-90"),
     pytest.param(Case("sd-bt601-25fps", make_sd601, 720, 576, 25.0, colour_check=True),
                  id="sd-bt601-25fps"),
+    pytest.param(Case("uhd-50fps", make_uhd50, 3840, 2160, 25.0), id="uhd-50fps"),
+    pytest.param(Case("hd720-29.97fps", make_hd720_30, 1280, 720, 30000 / 1001),
+                 id="hd720-29.97fps"),
 ]  # fmt: skip
 
 
