@@ -85,3 +85,32 @@ def test_deploy_all_puts_every_deployment_on_its_pool(deployed, clipflow_env) ->
             "--param", f"out={clipflow_env.out}",
         )  # fmt: skip
         prefect_deploy_args(clipflow_env, "-n", "batch-sweep", "--pool", clipflow_env.pool)
+
+
+@pytest.mark.e2e
+def test_a_run_started_through_the_rest_api_is_validated(deployed) -> None:
+    """The API way in: POST /deployments/{id}/create_flow_run, parameters checked against the
+    flow's signature before a run exists."""
+    import httpx
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+    from prefect.states import Cancelled
+
+    url = f"{PREFECT_API_URL.value()}/deployments/{deployed['process-video']}/create_flow_run"
+
+    def post(parameters: dict) -> httpx.Response:
+        return httpx.post(url, json={"parameters": parameters}, timeout=30)
+
+    good = post({"source": "s3://inbox/talk.mp4", "max_clips": 3})
+    no_source = post({"max_clips": 3})
+    wrong_type = post({"source": "a.mp4", "max_clips": "many"})
+    assert good.status_code == 201, good.text
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(good.json()["id"])
+        # Cancelled at once: no worker of these tests is to run it.
+        client.set_flow_run_state(run.id, Cancelled(), force=True)
+    assert run.parameters["source"] == "s3://inbox/talk.mp4"
+    assert run.parameters["max_clips"] == 3
+    assert str(run.deployment_id) == deployed["process-video"]
+    assert no_source.status_code == 409 and "'source' is a required property" in no_source.text
+    assert wrong_type.status_code == 409 and "many" in wrong_type.text
