@@ -237,9 +237,7 @@ def test_rate_limit_then_success_is_retried(api: FakeApi) -> None:
 
 def test_server_errors_are_retried_twice_then_fall_back(api: FakeApi) -> None:
     api.script = [Reply(503, {"error": {"message": "overloaded"}})]
-    t0 = time.monotonic()
     out = _rank(api)
-    assert time.monotonic() - t0 < 3.0
     assert len(api.seen) == 3
     assert out.method == "offline" and out.costs == []
     assert (
@@ -265,9 +263,7 @@ def test_unreachable_api_falls_back_after_bounded_retries() -> None:
     with socket.socket() as sock:  # a port that was free a moment ago: nothing listens
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    t0 = time.monotonic()
     out = rank_with_llm(SHORTLIST, 2, _creds(f"http://127.0.0.1:{port}/v1"), budget_usd=0.5)
-    assert time.monotonic() - t0 < 3.0
     assert out.method == "offline" and "cannot connect" in out.reason
     assert out.reason.endswith("after 3 attempts")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -348,12 +347,10 @@ def test_503s_are_retried_and_recovered(
     _put(s3_settings, bucket, "in/ep1.mp4", b"x" * 1000)
     flaky = _settings(flaky_proxy.endpoint)
     uri = f"s3://{bucket}/in/ep1.mp4"
-    started = time.monotonic()
     assert storage.head_object(uri, flaky).size == 1000  # 503, 503, then 200
     out = storage.download(uri, tmp_path, flaky)
     assert out.read_bytes() == b"x" * 1000
     assert [status for _, status in flaky_proxy.requests] == [503, 503, 0, 0]
-    assert time.monotonic() - started < 10
 
 
 @pytest.mark.timeout(30)
