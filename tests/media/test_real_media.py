@@ -71,11 +71,18 @@ SPEECH = [
         reference="one zero zero zero one, nine oh two one oh, zero one eight zero three",
         max_wer=0.35,
     ),
+    # Measured 0.89 (72/81): two people on a narrow-band line, talking over each other; the
+    # reference is the text of pyannote's STM. pocketsphinx's limit, left out of the pooled
+    # figure below; faster-whisper is the engine for such audio.
+    Speech("pyannote", "speech/conversation/pyannote__sample.wav", max_wer=0.95),
+    Speech("ami_dev00", "speech/conversation/ami_debug__dev00.wav"),
+    Speech("ami_dev01", "speech/conversation/ami_debug__dev01.wav"),
     Speech("libri2", "speech/single_speaker/librosa__libri2_3436-172162-0000.ogg"),
     Speech("libri3", "speech/single_speaker/librosa__libri3_198-209-0000.ogg"),
     Speech("dlib_libri", "speech/single_speaker/dlib__librispeech_116-288045-0000.flac"),
 ]
-# Measured 0.31 over the four references (18 errors / 59 words).
+# Measured 0.31 over the four clean references (18 errors / 59 words).
+POOLED = ("jfk", "stereo_left", "stereo_right", "digits")
 MAX_POOLED_WER = 0.40
 # Speech louder than this (RMS over 50 ms) counts as speech when finding where it ends.
 SPEECH_DBFS = -40.0
@@ -94,6 +101,10 @@ def _reference(case: Speech, media: Path) -> str | None:
         return case.reference
     if case.id == "jfk":
         return (media / "speech/single_speaker/whisper__jfk.txt").read_text()
+    if case.id == "pyannote":
+        stm = (media / "speech/conversation/pyannote__sample.stm").read_text().splitlines()
+        turns = sorted((float(line.split()[3]), line.split(maxsplit=5)[5]) for line in stm)
+        return " ".join(text for _, text in turns)
     if case.channel is not None:
         side = "LR"[case.channel]
         lines = (media / STEREO_TXT).read_text().splitlines()
@@ -173,13 +184,15 @@ def _errors(case: Speech, recognise, media: Path) -> tuple[int, int, str]:
 @pytest.mark.parametrize("case", WITH_REFERENCE, ids=lambda c: c.id)
 def test_asr_word_error_rate(case: Speech, recognise, real_media: Path) -> None:
     errors, n, hypothesis = _errors(case, recognise, real_media)
+    print(f"WER {case.id}: {errors}/{n} = {errors / n:.2f}")  # shown by pytest -rP
     assert errors / n <= case.max_wer, f"WER {errors}/{n}: {hypothesis!r}"
 
 
 def test_asr_pooled_word_error_rate(recognise, real_media: Path) -> None:
-    counts = {c.id: _errors(c, recognise, real_media)[:2] for c in WITH_REFERENCE}
+    counts = {c.id: _errors(c, recognise, real_media)[:2] for c in WITH_REFERENCE if c.id in POOLED}
     errors = sum(e for e, _ in counts.values())
     n = sum(n for _, n in counts.values())
+    print(f"pooled WER: {errors}/{n} = {errors / n:.2f}")  # shown by pytest -rP
     assert errors / n <= MAX_POOLED_WER, f"pooled WER {errors}/{n} ({counts})"
 
 
@@ -220,6 +233,36 @@ def test_asr_transcribes_speech_up_to_its_end(case: Speech, recognise) -> None:
     assert got.transcript.end_s >= last - 1.0, (
         f"speech runs to {last:.2f} s, transcript ends at {got.transcript.end_s:.2f} s"
     )
+
+
+RTTM = {
+    "pyannote": "speech/conversation/pyannote__sample.rttm",
+    "ami_dev00": "speech/conversation/ami_debug__dev00.rttm",
+    "ami_dev01": "speech/conversation/ami_debug__dev01.rttm",
+}
+
+
+@pytest.mark.parametrize("case", [c for c in SPEECH if c.id in RTTM], ids=lambda c: c.id)
+def test_asr_words_fall_in_the_annotated_speech(case: Speech, recognise, real_media) -> None:
+    """Word times against the recordings' speaker annotations (RTTM): words sit where people
+    speak, and most annotated speech gets words."""
+    turns = [
+        (float(f[3]), float(f[3]) + float(f[4]))
+        for f in (line.split() for line in (real_media / RTTM[case.id]).read_text().splitlines())
+        if f and f[0] == "SPEAKER"
+    ]
+    words = recognise(case).transcript.words
+    assert words
+
+    def in_speech(t: float, slack: float = 0.3) -> bool:
+        return any(a - slack <= t <= b + slack for a, b in turns)
+
+    inside = sum(in_speech((w.start_s + w.end_s) / 2) for w in words) / len(words)
+    long_turns = [(a, b) for a, b in turns if b - a >= 1.0]
+    heard = sum(any(a <= (w.start_s + w.end_s) / 2 <= b for w in words) for a, b in long_turns)
+    print(f"{case.id}: {inside:.2f} of words in annotated speech; {heard}/{len(long_turns)} turns")
+    assert inside >= 0.9
+    assert heard >= 0.8 * len(long_turns)
 
 
 def test_asr_confidences_are_word_posteriors(recognise) -> None:
