@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -85,9 +86,13 @@ def speech_wav(source: Source, settings: PipelineSettings) -> Path:
     once per source and settings."""
     wav = job_work_dir(source, settings) / "speech-16k.wav"
     if not wav.is_file():
-        part = wav.with_suffix(".part.wav")
-        ffmpeg.run(audio.extract_speech_wav_argv(source.local_path, str(part)))
-        part.replace(wav)
+        # A name of its own: another job on the same content may be writing one too.
+        part = wav.with_name(f".speech-{uuid.uuid4().hex}.wav")
+        try:
+            ffmpeg.run(audio.extract_speech_wav_argv(source.local_path, str(part)))
+            part.replace(wav)
+        finally:
+            part.unlink(missing_ok=True)
     return wav
 
 
@@ -280,22 +285,29 @@ def render_clip(
     work.mkdir(parents=True, exist_ok=True)
     encoder = render.choose_encoder(settings.encoder)
     video = source.info.video[0]
-    with metered("render", costs, pool="gpu" if encoder == "h264_nvenc" else "cpu"):
+    stem = f"clip-{plan.index:02d}"
+    # Two jobs on the same content (a re-upload, a copy under another key) can render this clip
+    # at the same moment: each works in its own folder, and the finished files replace the
+    # shared ones atomically (same content either way).
+    with (
+        metered("render", costs, pool="gpu" if encoder == "h264_nvenc" else "cpu"),
+        tempfile.TemporaryDirectory(dir=work, prefix=".render-") as scratch,
+    ):
+        private = Path(scratch)
         sound = audio.normalise_clip_audio(
             source.local_path,
-            work / "audio.m4a",
+            private / "audio.m4a",
             start_s=plan.start_s,
             duration_s=plan.duration_s,
             target_lufs=settings.target_lufs,
             ceiling_dbtp=settings.max_true_peak_dbtp,
         )
         out_w, out_h = render.output_size(settings.aspect, framed.crop_w, framed.crop_h)
-        stem = f"clip-{plan.index:02d}"
         files = captions.write_clip_captions(
             text,
             plan.start_s,
             plan.end_s,
-            work,
+            private,
             stem,
             burn_in_size=(out_w, out_h) if settings.burn_captions else None,
         )
@@ -307,7 +319,7 @@ def render_clip(
                 src_w=src_w, src_h=src_h, out_w=out_w, out_h=out_h, fps=fps, captions_path=burn
             )
         else:
-            cmds = work / "crop.cmd"
+            cmds = private / "crop.cmd"
             cmds.write_text(framing.sendcmd_script(framed))
             first = framed.keys[0]
             vf = render.video_filter(
@@ -322,20 +334,23 @@ def render_clip(
                 captions_path=burn,
             )
         spec = render.EncodeSpec(encoder, settings.x264_preset, settings.crf)
-        out = work / f"{stem}.mp4"
-        tmp = out.with_suffix(".part.mp4")
+        encoded = private / f"{stem}.mp4"
         ffmpeg.run(
             render.render_argv(
                 source.local_path,
                 sound.path,
-                str(tmp),
+                str(encoded),
                 start_s=plan.start_s,
                 duration_s=plan.duration_s,
                 vf=vf,
                 spec=spec,
             )
         )
-        tmp.replace(out)
+        out = work / f"{stem}.mp4"
+        kept = {kind: work / files[kind].name for kind in ("srt", "vtt")}
+        for kind, dest in kept.items():
+            files[kind].replace(dest)
+        encoded.replace(out)
     return RenderedClip(
         plan.index,
         str(out),
@@ -344,7 +359,7 @@ def render_clip(
         encoder,
         sound.integrated_lufs,
         sound.renders,
-        {"srt": str(files["srt"]), "vtt": str(files["vtt"])},
+        {kind: str(path) for kind, path in kept.items()},
     ), costs
 
 
