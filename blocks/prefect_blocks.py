@@ -22,6 +22,7 @@ DOCUMENTATION_URL = "https://docs.prefect.io/v3/concepts/blocks"
 
 # PipelineSettings fields that a shared server-side block must not hold: per-machine paths and
 # URLs, and secrets (credentials belong in a credentials block, never in a settings document).
+# ``aws_credentials_block`` is shared: it names such a credentials block, it holds no secret.
 LOCAL_ONLY_FIELDS = frozenset(
     {"home", "database_url", "aws_access_key_id", "aws_secret_access_key"}
 )
@@ -51,9 +52,10 @@ _CostRateFields: type[BaseModel] = create_model(
 
 class ClipflowSettings(Block, _PipelineTunables):  # type: ignore[misc,valid-type]
     """Clipflow's pipeline tunables (clip bounds, framing, encode, loudness and QA limits, budget,
-    S3 endpoint), stored on the Prefect server and shared by every worker.
+    S3 endpoint and the name of the AwsCredentials block to use), stored on the Prefect server
+    and shared by every worker.
 
-    Paths, the job database URL and S3 credentials stay local (environment variables).
+    Paths, the job database URL and S3 access keys stay local (environment variables).
 
     Example:
         ```python
@@ -68,7 +70,8 @@ class ClipflowSettings(Block, _PipelineTunables):  # type: ignore[misc,valid-typ
     _documentation_url = DOCUMENTATION_URL
     _description = (
         "Clipflow's pipeline tunables: clip bounds, framing, encoder, loudness targets, QA "
-        "thresholds, the job budget and the S3 endpoint. Paths and secrets stay local."
+        "thresholds, the job budget, the S3 endpoint and AwsCredentials block name. Paths "
+        "and secrets stay local."
     )
 
     def to_settings(self, **overrides: Any) -> PipelineSettings:

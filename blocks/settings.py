@@ -89,8 +89,23 @@ class PipelineSettings(BaseSettings):
     # --- object storage ---------------------------------------------------------------------
     s3_endpoint_url: str | None = Field(None, description="S3 endpoint (MinIO, moto, …).")
     s3_region: str = Field("us-east-1", description="S3 region.")
+    s3_connect_timeout_s: float = Field(
+        10.0, gt=0, le=120, description="Seconds to open an S3 connection before retrying."
+    )
+    s3_read_timeout_s: float = Field(
+        60.0, gt=0, le=600, description="Seconds S3 may go silent before the request is retried."
+    )
+    s3_max_attempts: int = Field(
+        5, ge=1, le=20, description="Tries per S3 request (botocore's standard retry mode)."
+    )
     aws_access_key_id: SecretStr | None = Field(None, description="S3 access key id.")
     aws_secret_access_key: SecretStr | None = Field(None, description="S3 secret key.")
+    aws_credentials_block: str | None = Field(
+        None,
+        min_length=1,
+        description="Name of a saved prefect-aws AwsCredentials block to build S3 clients from "
+        "(its keys, profile or role, endpoint and region); replaces the access key fields.",
+    )
 
     # --- ASR --------------------------------------------------------------------------------
     asr_engine: Literal["auto", "pocketsphinx", "faster-whisper"] = Field(

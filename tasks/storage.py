@@ -139,20 +139,29 @@ def s3_client(
     settings: PipelineSettings,
     *,
     retry_mode: Literal["standard", "adaptive"] = "standard",
-    max_attempts: int = 5,
-    connect_timeout: float = 10.0,
-    read_timeout: float = 60.0,
+    max_attempts: int | None = None,
+    connect_timeout: float | None = None,
+    read_timeout: float | None = None,
 ) -> Any:
     """A boto3 S3 client for these settings (cached; boto3 clients are thread-safe).
 
-    Retries: botocore's ``standard`` (or ``adaptive``) mode, ``max_attempts`` tries in all,
-    with exponential backoff and jitter on 5xx, throttling and connection errors. A custom
-    endpoint (MinIO, moto) gets path-style addressing and checksums only where required, which
-    S3-compatible stores accept.
+    Credentials: the prefect-aws ``AwsCredentials`` block that ``aws_credentials_block`` names
+    (its keys, profile or role, and its endpoint and region where it sets them, else
+    ``s3_endpoint_url``/``s3_region``); without one, ``aws_access_key_id``/``…secret…`` or
+    boto3's own chain. Retries: botocore's ``standard`` (or ``adaptive``) mode,
+    ``max_attempts`` (``s3_max_attempts``) tries in all, after ``s3_connect_timeout_s`` and
+    ``s3_read_timeout_s`` of silence, with exponential backoff and jitter on 5xx, throttling and
+    connection errors, whatever the block's own botocore config says. A custom endpoint (MinIO,
+    moto) gets path-style addressing and checksums only where required, which S3-compatible
+    stores accept.
     """
     key_id = settings.aws_access_key_id
     secret = settings.aws_secret_access_key
+    max_attempts = max_attempts or settings.s3_max_attempts  # the settings unless told here
+    connect_timeout = connect_timeout or settings.s3_connect_timeout_s
+    read_timeout = read_timeout or settings.s3_read_timeout_s
     cache_key = (
+        settings.aws_credentials_block,
         settings.s3_endpoint_url,
         settings.s3_region,
         key_id.get_secret_value() if key_id else None,
@@ -170,6 +179,7 @@ def s3_client(
 
 
 def _make_client(
+    block: str | None,
     endpoint: str | None,
     region: str,
     key_id: str | None,
@@ -182,6 +192,17 @@ def _make_client(
     import boto3
     from botocore.config import Config
 
+    block_config = None
+    if block:
+        from blocks.aws import s3_session_args  # imports prefect-aws: only on this path
+
+        session, params, block_region = s3_session_args(block)
+        endpoint = params.pop("endpoint_url", None) or endpoint
+        region = block_region or region
+        block_config = params.pop("config", None)
+    else:
+        session = boto3.session.Session()  # sessions are not thread-safe: one per client
+        params = {"aws_access_key_id": key_id, "aws_secret_access_key": secret}
     extra: dict[str, Any] = {}
     if endpoint:
         extra = {
@@ -196,14 +217,9 @@ def _make_client(
         read_timeout=read_timeout,
         **extra,
     )
-    session = boto3.session.Session()  # sessions are not thread-safe: one per client
-    return session.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret,
-        config=config,
-    )
+    if block_config is not None:  # the block's options, with our retries and timeouts on top
+        config = block_config.merge(config)
+    return session.client("s3", endpoint_url=endpoint, config=config, **params)
 
 
 # --- errors -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL
 from prefect.testing.standard_test_suites import BlockStandardTestSuite
+from prefect_aws import AwsCredentials, S3Bucket
 from pydantic import SecretStr, ValidationError
 
 from blocks.loading import load_cost_rates, load_settings
@@ -30,6 +31,8 @@ from blocks.settings import CostRates, PipelineSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL_BLOCKS = [ClipflowSettings, CostRatesBlock, LlmCredentials]
+# prefect-aws's blocks that clipflow relies on: S3 credentials and result storage.
+AWS_BLOCKS = [AwsCredentials, S3Bucket]
 API_KEY = "sk-test-4f1c9a"  # a made-up key; only its absence from reprs and dumps matters
 on_server = pytest.mark.usefixtures("prefect_server")
 
@@ -54,12 +57,12 @@ def _name(prefix: str) -> str:
 
 
 class TestBlockStandards(BlockStandardTestSuite):
-    @pytest.fixture(params=ALL_BLOCKS, ids=lambda b: b.__name__)
+    @pytest.fixture(params=ALL_BLOCKS + AWS_BLOCKS, ids=lambda b: b.__name__)
     def block(self, request: pytest.FixtureRequest) -> type[Block]:
         return request.param
 
     def test_has_a_valid_image(self, block: type[Block]) -> None:
-        pytest.skip("clipflow's blocks have no logo (optional); the suite's check downloads it")
+        pytest.skip("the suite's check downloads the logo (no network here); ours have none")
 
 
 # --- fields copied from the settings models ------------------------------------------------------
@@ -312,11 +315,11 @@ def test_loading_without_a_block_never_imports_prefect() -> None:
 # --- registration --------------------------------------------------------------------------------
 
 
-@on_server
-def test_prefect_block_register_cli_registers_all_blocks() -> None:
+def _prefect_block_register(module: str) -> str:
+    """``prefect block register -m MODULE`` against the session's server; its stdout."""
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, "-m", "prefect", "block", "register", "-m", "blocks.prefect_blocks"],
+        [sys.executable, "-m", "prefect", "block", "register", "-m", module],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -325,7 +328,13 @@ def test_prefect_block_register_cli_registers_all_blocks() -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "registered 3 blocks" in done.stdout.lower(), done.stdout
+    return done.stdout
+
+
+@on_server
+def test_prefect_block_register_cli_registers_all_blocks() -> None:
+    stdout = _prefect_block_register("blocks.prefect_blocks")
+    assert "registered 3 blocks" in stdout.lower(), stdout
 
     with get_client(sync_client=True) as client:
         for block in ALL_BLOCKS:
@@ -346,3 +355,42 @@ def test_prefect_block_register_cli_registers_all_blocks() -> None:
         )
         assert llm is not None
         assert llm.fields["secret_fields"] == ["api_key"]
+
+
+@on_server
+def test_prefect_aws_blocks_register_beside_ours_and_nest() -> None:
+    """``prefect block register -m prefect_aws`` works beside ours (the server also registers
+    installed collections itself at start-up), the installed prefect-aws's schemas are on the
+    server, and an S3Bucket holding AwsCredentials round-trips through them, secret included."""
+    stdout = _prefect_block_register("prefect_aws") + _prefect_block_register(
+        "blocks.prefect_blocks"
+    )
+    for title in ("AWS Credentials", "S3 Bucket", "Clipflow Settings"):
+        assert title in stdout, stdout
+
+    with get_client(sync_client=True) as client:
+        for block in AWS_BLOCKS + ALL_BLOCKS:
+            block_type = client.read_block_type_by_slug(block.get_block_type_slug())
+            schemas = client.read_block_schemas()
+            checksums = {s.checksum for s in schemas if s.block_type_id == block_type.id}
+            assert block._calculate_schema_checksum() in checksums, block.__name__
+        aws = client.get_most_recent_block_schema_for_block_type(
+            client.read_block_type_by_slug("aws-credentials").id
+        )
+        assert aws is not None
+        assert "aws_secret_access_key" in aws.fields["secret_fields"]
+
+    name = _name("results")
+    S3Bucket(
+        bucket_name="clipflow-results",
+        bucket_folder="results",
+        credentials=AwsCredentials(
+            aws_secret_access_key="not-a-real-key",
+            aws_client_parameters={"endpoint_url": "http://127.0.0.1:9000"},
+        ),
+    ).save(name)
+    loaded = S3Bucket.load(name)
+    assert isinstance(loaded.credentials, AwsCredentials)
+    assert loaded.credentials.aws_client_parameters.endpoint_url == "http://127.0.0.1:9000"
+    assert loaded.credentials.aws_secret_access_key.get_secret_value() == "not-a-real-key"
+    assert (loaded.bucket_name, loaded.bucket_folder) == ("clipflow-results", "results")
