@@ -1,9 +1,10 @@
-"""``batch-sweep`` (flows/batch_sweep.py): listing, content identity, selection, dispatch.
+"""``batch-sweep`` (flows/batch_sweep.py, tasks/inbox.py): listing, content identity,
+selection, dispatch.
 
 Fast tests check listing and hashing on real files and on moto's S3, and the selection against
-a real job database. The end-to-end test sweeps a local inbox through the deployed
-``process-video`` on a real process worker, three times, and reads the outcome back from the
-job database and the Prefect API.
+a real job database. The end-to-end tests sweep a local inbox and an ``s3://`` inbox (moto's
+server on loopback) through the deployed ``process-video`` on a real process worker, three
+times each, and read the outcome back from the job database and the Prefect API.
 """
 
 from __future__ import annotations
@@ -17,16 +18,10 @@ import pytest
 
 from blocks.loading import load_settings
 from blocks.settings import PipelineSettings
-from flows.batch_sweep import (
-    InboxItem,
-    content_sha256,
-    list_local,
-    list_s3,
-    select,
-    settings_hash,
-)
+from flows.batch_sweep import select, settings_hash
 from media.errors import StorageError
 from tasks import jobdb, storage
+from tasks.inbox import InboxItem, content_sha256, list_local, list_s3
 from tests.deployments.support import flow_runs, read_flow_run
 
 SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v", ".webm")
@@ -233,6 +228,79 @@ def test_sweeps_start_each_new_recording_once(
         "talk-13.mp4": "started",
     }
     assert all("succeeded: job" in r["detail"] for r in rows if r["action"] == "skipped")
+
+
+@pytest.mark.slow  # minutes of real jobs on a worker: outside the default run
+@pytest.mark.e2e
+@pytest.mark.timeout(1200)
+def test_s3_inbox_sweeps_start_only_new_content(
+    recordings, deployed, worker, clipflow_env, monkeypatch
+) -> None:
+    """An ``s3://`` inbox on moto's S3 server (loopback) and an ``s3://`` output. Sweep 1
+    starts the one recording, whose job on the worker downloads it and its .vtt with the
+    worker's ``CLIPFLOW_S3_*`` settings; sweep 2 starts nothing; after a new recording and a
+    copy of the first under another key arrive, sweep 3 (through its deployment on the worker,
+    listing S3 with the worker's settings) starts only the new content. ``max_clips=3`` gives
+    these jobs settings of their own: jobs of other tests on the same bytes do not count."""
+    from prefect.deployments import run_deployment
+
+    from flows.batch_sweep import batch_sweep
+
+    env = clipflow_env.env
+    monkeypatch.setenv("CLIPFLOW_DATABASE_URL", clipflow_env.database_url)
+    for name in ("S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(f"CLIPFLOW_{name}", env[f"CLIPFLOW_{name}"])  # as the worker has
+    s3 = storage.s3_client(load_settings(None))
+    bucket = f"clipflow-sweep-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+
+    def upload(seed: int, stem: str, sidecar: bool = True) -> str:
+        s3.upload_file(str(recordings[seed].video), bucket, f"inbox/{stem}.mp4")
+        if sidecar:
+            s3.upload_file(str(recordings[seed].transcript), bucket, f"inbox/{stem}.vtt")
+        return f"s3://{bucket}/inbox/{stem}.mp4"
+
+    first = upload(12, "talk-12")
+    params = {"inbox": f"s3://{bucket}/inbox/", "out": f"s3://{bucket}/out", "max_clips": 3}
+    report = batch_sweep(**params, poll_s=1.0)
+    assert [(s.source, s.state) for s in report.started] == [(first, "Completed")], (
+        worker.read_text()[-3000:]
+    )
+    assert report.skipped == ()
+    run = read_flow_run(report.started[0].flow_run_id)
+    assert run.parameters["transcript"] == f"s3://{bucket}/inbox/talk-12.vtt"
+    job = jobdb.find_succeeded(
+        clipflow_env.database_url, recordings[12].sha256, report.settings_hash
+    )  # the sweep's digest of the object is the job's digest of the downloaded file
+    assert job is not None and job.source_uri == first
+    assert job.job_dir.startswith(f"s3://{bucket}/out/")
+    assert storage.head_object(f"{job.job_dir}/report.json", load_settings(None)).size > 0
+
+    again = batch_sweep(**params, poll_s=1.0)
+    assert again.started == ()
+    assert [(s.source, s.reason) for s in again.skipped] == [(first, f"succeeded: job {job.id}")]
+
+    new = upload(13, "talk-13")
+    upload(12, "copies/same-bytes-12", sidecar=False)  # done content under another key
+    before = {str(r.id) for r in flow_runs(deployed["process-video"])}
+    sweep_run = run_deployment(
+        "batch-sweep/batch-sweep",
+        parameters={**params, "poll_s": 1.0},
+        timeout=900,
+        poll_interval=2,
+        as_subflow=False,
+    )
+    assert sweep_run.state.is_completed(), worker.read_text()[-3000:]
+    started = [r for r in flow_runs(deployed["process-video"]) if str(r.id) not in before]
+    assert [(r.parameters["source"], r.state.name) for r in started] == [(new, "Completed")]
+    rows = {r["source"]: (r["action"], r["detail"]) for r in sweep_table(sweep_run.id)}
+    assert rows.keys() == {first, new, f"s3://{bucket}/inbox/copies/same-bytes-12.mp4"}
+    assert rows[new][0] == "started"
+    assert rows[first] == ("skipped", f"succeeded: job {job.id}")
+    assert rows[f"s3://{bucket}/inbox/copies/same-bytes-12.mp4"] == rows[first]
+    assert jobdb.find_succeeded(
+        clipflow_env.database_url, recordings[13].sha256, report.settings_hash
+    )
 
 
 def sweep_table(flow_run_id) -> list[dict]:

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.deployments.conftest import REPO, ClipflowEnv, prefect_deploy_args
-from tests.deployments.support import flow_runs, read_flow_run, wait_for
+from tests.deployments.support import flow_runs, read_flow_run, task_runs, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -101,17 +101,8 @@ def _s3(endpoint: str) -> Any:
     )  # fmt: skip
 
 
-def _task_runs(flow_run_id: Any) -> list[Any]:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-    from prefect.client.schemas.sorting import TaskRunSort
-
-    with get_client(sync_client=True) as client:
-        return client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-            sort=TaskRunSort.EXPECTED_START_TIME_DESC,
-            limit=200,
-        )
+def _newest_task_runs(flow_run_id: Any) -> list[Any]:
+    return task_runs(flow_run_id, newest_first=True)
 
 
 def _wall(run: Any) -> float:
@@ -124,7 +115,7 @@ def dispatch_overheads(parent_run_id: Any, gpu_deployment_id: str) -> list[dict[
 
     run_deployment links the child to a tracking task run of the parent, not to the dispatch
     task itself: dispatch tasks and children are paired in start order."""
-    parent_tasks = _task_runs(parent_run_id)
+    parent_tasks = _newest_task_runs(parent_run_id)
     dispatched = sorted(
         (t for t in parent_tasks if t.name.startswith("dispatch-frame-render")),
         key=lambda t: t.start_time,
@@ -136,7 +127,9 @@ def dispatch_overheads(parent_run_id: Any, gpu_deployment_id: str) -> list[dict[
     )
     figures = []
     for task_run, child in zip(dispatched, children, strict=True):
-        stages = [t for t in _task_runs(child.id) if t.name.startswith(("frame-clip", "render"))]
+        stages = [
+            t for t in _newest_task_runs(child.id) if t.name.startswith(("frame-clip", "render"))
+        ]
         in_process = sum(_wall(t) for t in stages)
         total = _wall(task_run)
         figures.append(
@@ -273,7 +266,7 @@ def test_a_killed_worker_then_a_retried_run_resumes_from_cached_stages(
     for child in later:
         if child.parameters["plan"]["index"] in finished:
             states = {t.name.split("-")[0] + "-" + t.name.split("-")[1]: t.state.name
-                      for t in _task_runs(child.id)}  # fmt: skip
+                      for t in _newest_task_runs(child.id)}  # fmt: skip
             assert states.get("render-clip") == "Cached", states
             assert states.get("frame-clip") == "Cached", states
     # One job, one file per clip: nothing duplicated by the retry.

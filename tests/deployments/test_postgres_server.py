@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ import pytest
 
 from tests.conftest import PG_URL_ENV
 from tests.deployments.conftest import REPO, ClipflowEnv, prefect_deploy_args
-from tests.deployments.support import wait_for
+from tests.deployments.support import prefect_server_stack, wait_for
 from tests.deployments.test_dispatch_pools import start_worker, stop_worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -35,12 +34,6 @@ DB_ERRORS = re.compile(
     r"|too many connections|QueuePool limit|could not serialize|Traceback",
     re.IGNORECASE,
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -89,53 +82,13 @@ def pg_stack(pg_databases, tmp_path_factory) -> Iterator[PgStack]:
     """``prefect server start`` on the fresh PostgreSQL database, on a free loopback port."""
     prefect_url, jobs_url = pg_databases
     root = tmp_path_factory.mktemp("pg-stack")
-    port = _free_port()
-    api_url = f"http://127.0.0.1:{port}/api"
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AWS_"))}
-    server_env = {
-        **base,
-        "PREFECT_HOME": str(root / "server-home"),
-        "PREFECT_API_DATABASE_CONNECTION_URL": prefect_url,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": "INFO",
-    }
-    log = root / "server.log"
-    with log.open("w") as sink:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-             "--port", str(port)],
-            cwd=root, env=server_env, stdout=sink, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    env = {
-        **base,
-        # One home for the workers and every flow run they start: the gpu runs' results are
-        # read by the parents from its local result storage (an S3 block in production).
-        "PREFECT_HOME": str(root / "runs-home"),
-        "PREFECT_API_URL": api_url,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": "INFO",
-        "PREFECT_WORKER_QUERY_SECONDS": "1",
-        "PREFECT_WORKER_PREFETCH_SECONDS": "5",
-        "CLIPFLOW_HOME": str(root / "clipflow-home"),
-        "CLIPFLOW_CODE_DIR": str(REPO),
-        "CLIPFLOW_DATABASE_URL": jobs_url,
-    }
-    try:
-        import httpx
-
-        def healthy() -> bool:
-            try:
-                return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return server.poll() is not None  # exited: fail below with its log
-
-        wait_for(healthy, 180, "the Prefect server on PostgreSQL", 1)
-        assert server.poll() is None, log.read_text()[-3000:]
-        yield PgStack(env, api_url, log, jobs_url, root / "out")
-    finally:
-        stop_worker(server)
+    with prefect_server_stack(
+        root,
+        job_db_url=jobs_url,
+        what="the Prefect server on PostgreSQL",
+        server_env={"PREFECT_API_DATABASE_CONNECTION_URL": prefect_url},
+    ) as stack:
+        yield PgStack(stack.env, stack.api_url, stack.server_log, jobs_url, root / "out")
 
 
 def _cli(env: dict[str, str], *args: str) -> None:
