@@ -30,6 +30,7 @@ class VideoStream:
     nb_frames: int | None
     bit_rate: int | None
     side_data: tuple[str, ...] = ()
+    duration_s: float = 0.0  # the stream's own duration (0.0 when the container gives none)
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -46,6 +47,7 @@ class AudioStream:
     sample_rate: int
     channels: int
     bit_rate: int | None
+    duration_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,11 @@ class MediaInfo:
     @property
     def primary_audio(self) -> AudioStream | None:
         return self.audio[0] if self.audio else None
+
+    @property
+    def streams_duration_s(self) -> float:
+        """The longest stream's own duration (0.0 when no stream states one)."""
+        return max((s.duration_s for s in (*self.video, *self.audio)), default=0.0)
 
     def describe_streams(self) -> str:
         parts = [f"{v.codec} video" for v in self.video] + [f"{a.codec} audio" for a in self.audio]
@@ -140,6 +147,7 @@ def parse_probe(path: str, data: dict) -> MediaInfo:
                     side_data=tuple(
                         str(d.get("side_data_type", "")) for d in s.get("side_data_list") or []
                     ),
+                    duration_s=_rate(s.get("duration")),
                 )
             )
         elif kind == "audio":
@@ -150,6 +158,7 @@ def parse_probe(path: str, data: dict) -> MediaInfo:
                     sample_rate=int(s.get("sample_rate") or 0),
                     channels=int(s.get("channels") or 0),
                     bit_rate=_int(s.get("bit_rate")),
+                    duration_s=_rate(s.get("duration")),
                 )
             )
     duration = _rate(fmt.get("duration"))
@@ -179,6 +188,7 @@ def probe(path: str | Path, *, source: bool = True, label: str | None = None) ->
     try:
         done = ffmpeg.run(probe_argv(path, source=source), timeout_s=120)
     except FFmpegError as exc:
-        reason = exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else "unreadable"
+        lines = [line for line in exc.stderr.strip().splitlines() if line.strip()]
+        reason = lines[-1].replace(path, name) if lines else "unreadable"
         raise InputError(f"{name}: not a readable media file ({reason})") from exc
     return parse_probe(path, json.loads(done.stdout or b"{}"))

@@ -132,7 +132,10 @@ def _decode(data: bytes, name: str) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{name}: transcript is not UTF-8 text (byte {exc.start})") from exc
+        bad = data[exc.start : exc.start + 1].hex()
+        raise InputError(
+            f"{name}: transcript is not UTF-8 text (byte {exc.start} is 0x{bad}); save it as UTF-8"
+        ) from exc
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
