@@ -20,9 +20,9 @@ from blocks.settings import CostRates, PipelineSettings
 from media import highlights
 from media.errors import InputError, QAError
 from media.plans import plan_document
-from tasks import jobdb
+from tasks import disk, jobdb
 from tasks.artifacts import ClipProgress
-from tasks.common import CostItem, price, stable_digest
+from tasks.common import CostItem, price, quiet_explained_failures, stable_digest
 from tasks.publish import new_job_dir, publish_job, publish_to_s3, record_job, s3_write_costs
 from tasks.stages import (
     frame_clip,
@@ -35,6 +35,10 @@ from tasks.stages import (
     render_clip,
     select_highlights,
 )
+
+# Failures that explain themselves (bad input, S3, a full disk) are logged as one line, in the
+# CLI and in the UI alike: no traceback through Prefect's engine.
+quiet_explained_failures()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +117,11 @@ def _run(
         source_sha256=src.sha256,
         settings_hash=stable_digest(settings)[:16],
         job_dir=location,
+        flow_run_id=_flow_run_id(),
     )
     watch.lap("ingest")
+    # Before the first write that scales with the recording: its speech WAV must fit.
+    disk.require_free(settings.work_dir, disk.job_floor_bytes(src.info.duration_s))
 
     sidecar = ingest_transcript(transcript, settings) if transcript else None
     transcribed = load_transcript(src, sidecar, transcript, settings, return_state=True)
@@ -230,6 +237,24 @@ def _gpu_on_pools(
     return framed, rendered, checks, costs
 
 
+def _flow_run_id() -> str | None:
+    from prefect.runtime import flow_run
+
+    return str(flow_run.id) if flow_run.id else None
+
+
+def _job_id_of_this_run() -> str:
+    """One job per flow run: a retried run (after a crash, or the UI's Retry) keeps its job
+    id, so it resumes the same job row and job directory instead of starting another."""
+    from prefect.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    run = ctx.flow_run if ctx else None
+    if run is None or run.created is None:
+        return jobdb.new_job_id()
+    return jobdb.job_id_for_run(str(run.id), run.created)
+
+
 @flow(
     name="process-video", task_runner=ThreadPoolTaskRunner(max_workers=2), validate_parameters=True
 )
@@ -265,7 +290,7 @@ def process_video(
     rates = load_cost_rates(cost_rates_block)
     db = settings.job_database_url
     jobdb.ensure_schema(db)
-    job_id = job_id or jobdb.new_job_id()
+    job_id = job_id or _job_id_of_this_run()
     local_root, remote = job_location(out, job_id, settings)
     jobdb.start_job(
         db,
@@ -274,6 +299,7 @@ def process_video(
         source_sha256="",
         settings_hash=stable_digest(settings)[:16],
         job_dir=remote or str(local_root / job_id),
+        flow_run_id=_flow_run_id(),
     )
     try:
         result = _run(
@@ -294,6 +320,12 @@ def process_video(
         logger.error("rejected: %s", exc)
         raise
     except Exception as exc:
+        if full := disk.as_disk_full(exc, settings.work_dir):
+            jobdb.finish_job(db, job_id, jobdb.JobStatus.FAILED, reason=str(full))
+            logger.error("job %s failed: %s", job_id, full)
+            if full is exc:
+                raise
+            raise full from exc
         jobdb.finish_job(db, job_id, jobdb.JobStatus.FAILED, reason=f"{type(exc).__name__}: {exc}")
         raise
     if result.status == jobdb.JobStatus.QA_FAILED:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +22,9 @@ from media.errors import ClipflowError, StorageError
 # are, not what a stage computes: the same bytes under another name reuse the same results.
 _NOT_CONTENT = {
     "home", "database_url", "s3_endpoint_url", "s3_region", "aws_access_key_id",
-    "aws_secret_access_key", "uri", "label",
+    "aws_secret_access_key", "aws_credentials_block", "uri", "label",
+    # how patiently storage is reached, not what a stage computes
+    "s3_connect_timeout_s", "s3_read_timeout_s", "s3_max_attempts",
 }  # fmt: skip
 
 
@@ -88,9 +91,13 @@ def _backoff(retries: int = 3, factor: float = 2.0) -> list[float]:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Worth retrying: storage and network errors. Bad input, media and QA errors are not."""
+    """Worth retrying: transient storage errors (5xx, throttling, timeouts: the chained
+    botocore error decides, so an access denial fails at once) and network errors. Bad input,
+    media, QA and full-disk errors are not."""
     if isinstance(exc, StorageError):
-        return True
+        from tasks import storage
+
+        return storage.is_transient(exc)
     if isinstance(exc, ClipflowError):
         return False
     return isinstance(exc, ConnectionError | TimeoutError)
@@ -113,6 +120,33 @@ TRANSIENT_RETRIES: dict[str, Any] = dict(
     retry_jitter_factor=0.5,
     retry_condition_fn=retry_transient,
 )
+
+
+class ExplainedFailures(logging.Filter):
+    """Drops the traceback from Prefect's log records of failures that explain themselves
+    (a :class:`ClipflowError`, a full disk): the one-line message says what and where; a
+    traceback through Prefect's engine adds nothing for the user. Other errors (bugs) keep
+    theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None:
+            from tasks.disk import is_disk_full
+
+            if isinstance(exc, ClipflowError) or is_disk_full(exc):
+                record.exc_info, record.exc_text = None, None
+        return True
+
+
+_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+
+
+def quiet_explained_failures() -> None:
+    """Install :class:`ExplainedFailures` on Prefect's run loggers (once per process)."""
+    for name in _RUN_LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, ExplainedFailures) for f in target.filters):
+            target.addFilter(ExplainedFailures())
 
 
 @dataclass(frozen=True, slots=True)

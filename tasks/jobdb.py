@@ -21,6 +21,7 @@ import os
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -318,6 +319,15 @@ def new_job_id() -> str:
     """A ULID-like id: 26 lowercase Crockford base32 characters (48-bit ms time + 80 random
     bits), so ids sort by creation time and are safe in paths and Prefect artifact keys."""
     value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def job_id_for_run(flow_run_id: str, created: datetime) -> str:
+    """The job id of a flow run, in :func:`new_job_id`'s form (sorting by creation time), made
+    from the run's id and creation time, so every attempt of the run is the same job: one job
+    row and one job directory, not one per retry."""
+    digest = int(uuid.UUID(str(flow_run_id)).hex, 16) & ((1 << 80) - 1)
+    value = (int(created.timestamp() * 1000) & ((1 << 48) - 1)) << 80 | digest
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 

@@ -15,10 +15,22 @@ from tasks.common import TRANSIENT_RETRIES, CostItem
 
 
 def new_job_dir(out: Path, job_id: str) -> Path:
-    """A job's own directory; never reused, so no earlier output is ever overwritten."""
-    job_dir = out / job_id
-    job_dir.mkdir(parents=True, exist_ok=False)
-    return job_dir
+    """Where a job's directory goes (made by :func:`publish_job`). Job ids are unique, so no
+    other job's output is ever overwritten; a retried run of the same job replaces its own."""
+    out.mkdir(parents=True, exist_ok=True)
+    return out / job_id
+
+
+def _install(staged: Path, final: Path) -> None:
+    """Move a complete staged job directory into place. An earlier attempt of the same job
+    (killed after publishing, before recording) is replaced, never merged with."""
+    if final.exists():
+        old = final.with_name(f".{final.name}.replaced-{staged.name[-12:]}")
+        final.rename(old)
+        staged.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staged.rename(final)
 
 
 def link_clip(rendered_path: str, index: int, clips_dir: Path) -> Path:
@@ -43,11 +55,34 @@ def publish_job(
     """Clips and their sidecars first (``sidecars``: text files by path relative to the job
     directory: captions, the plan), then ``report.json`` and ``report.html``, then the Prefect
     artifacts (linking to ``location``, where the job directory ends up): a report always
-    describes complete files."""
-    from qa.report import write_report
+    describes complete files. The directory is assembled in a private scratch folder beside it
+    and renamed into place whole, so a crash never leaves a half-published job directory."""
+    from tasks import disk
     from tasks.artifacts import publish_job_artifacts
 
-    folder = Path(job_dir)
+    final = Path(job_dir)
+    for leftover in (".publish-", ".replaced-"):  # what a killed attempt of this job left
+        disk.sweep_stale(final.parent, f".{final.name}{leftover}")
+    try:
+        with disk.scratch_dir(final.parent, f".{final.name}.publish-") as staged:
+            _assemble(staged, clip_paths, report, sidecars)
+            _install(staged, final)
+    except OSError as exc:
+        if full := disk.as_disk_full(exc, final.parent):
+            raise full from exc
+        raise
+    publish_job_artifacts(report, location)
+    return job_dir
+
+
+def _assemble(
+    folder: Path,
+    clip_paths: dict[int, str],
+    report: dict[str, Any],
+    sidecars: dict[str, str] | None,
+) -> None:
+    from qa.report import write_report
+
     for index, path in sorted(clip_paths.items()):
         link_clip(path, index, folder / "clips")
     for name, text in sorted((sidecars or {}).items()):
@@ -57,8 +92,6 @@ def publish_job(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
     write_report(folder, report)
-    publish_job_artifacts(report, location)
-    return job_dir
 
 
 def s3_write_costs(sizes_bytes: list[int]) -> list[CostItem]:

@@ -8,8 +8,6 @@ failures retry; bad input, media and QA failures do not.
 from __future__ import annotations
 
 import math
-import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from blocks.settings import PipelineSettings
 from media import asr, audio, ffmpeg, highlights, ingest, render, transcript
 from media.errors import InputError
 from media.ingest import Source
+from tasks import disk
 from tasks.common import TRANSIENT_RETRIES, CostItem, content_cache_key, metered, stable_digest
 
 CONTENT = CacheKeyFnPolicy(cache_key_fn=content_cache_key)
@@ -70,29 +69,31 @@ def ingest_transcript(uri: str, settings: PipelineSettings) -> tuple[str, str]:
 
 @contextmanager
 def _fetched(uri: str, folder: Path, settings: PipelineSettings) -> Iterator[Path]:
-    """A local path for ``uri``: the file itself, or an S3 object in a private temp folder."""
+    """A local path for ``uri``: the file itself, or an S3 object in a private scratch folder
+    (what a killed run left in such folders is swept first)."""
     from tasks import storage
 
     folder.mkdir(parents=True, exist_ok=True)
     if not uri.startswith("s3://"):
         yield storage.download(uri, folder, settings)  # resolves and checks a local path
         return
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as tmp:
+    disk.sweep_stale(folder, ".download-")
+    with disk.scratch_dir(folder, ".download-") as tmp:
         yield storage.download(uri, tmp, settings)
 
 
 def speech_wav(source: Source, settings: PipelineSettings) -> Path:
     """The source's audio as 16 kHz mono WAV (for ASR, speech activity and prosody), made
     once per source and settings."""
-    wav = job_work_dir(source, settings) / "speech-16k.wav"
+    work = job_work_dir(source, settings)
+    wav = work / "speech-16k.wav"
     if not wav.is_file():
-        # A name of its own: another job on the same content may be writing one too.
-        part = wav.with_name(f".speech-{uuid.uuid4().hex}.wav")
-        try:
+        # A folder of its own: another job on the same content may be writing one too.
+        disk.sweep_stale(work, ".speech-")
+        with disk.scratch_dir(work, ".speech-") as scratch:
+            part = scratch / wav.name
             ffmpeg.run(audio.extract_speech_wav_argv(source.local_path, str(part)))
             part.replace(wav)
-        finally:
-            part.unlink(missing_ok=True)
     return wav
 
 
@@ -288,10 +289,11 @@ def render_clip(
     stem = f"clip-{plan.index:02d}"
     # Two jobs on the same content (a re-upload, a copy under another key) can render this clip
     # at the same moment: each works in its own folder, and the finished files replace the
-    # shared ones atomically (same content either way).
+    # shared ones atomically (same content either way). A killed render's folder is swept.
+    disk.sweep_stale(work, ".render-")
     with (
         metered("render", costs, pool="gpu" if encoder == "h264_nvenc" else "cpu"),
-        tempfile.TemporaryDirectory(dir=work, prefix=".render-") as scratch,
+        disk.scratch_dir(work, ".render-") as scratch,
     ):
         private = Path(scratch)
         sound = audio.normalise_clip_audio(

@@ -138,3 +138,53 @@ def test_a_call_that_could_exceed_the_budget_is_not_made(
     assert "skipped" in report["selection"]["reason"]
     assert "budget" in report["selection"]["reason"]
     assert not [i for i in report["cost"]["items"] if i["resource"] == "llm"]
+
+
+class _StallingHandler(BaseHTTPRequestHandler):
+    """Reads the request, then answers nothing until the test ends (bounded: 30 s)."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.requests.append(body)
+        self.server.release.wait(30)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture()
+def stalling_server():
+    server = _ChatServer(("127.0.0.1", 0), _StallingHandler)
+    server.requests = []
+    server.release = threading.Event()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_llm_that_stalls_past_its_timeout_leaves_the_offline_choice(
+    sample, stalling_server, tmp_path, capsys
+) -> None:
+    from blocks.prefect_blocks import LlmCredentials
+
+    LlmCredentials(
+        base_url=f"http://127.0.0.1:{stalling_server.server_address[1]}/v1",
+        model="test-model",
+        api_key="sk-test",
+        timeout_s=1,
+        prompt_usd_per_1m_tokens=2.0,
+        completion_usd_per_1m_tokens=2.0,
+    ).save("llm-stalling", overwrite=True)
+    report = _job(capsys, sample, tmp_path, "--llm-block", "llm-stalling", "--max-clips", "1")
+    # Asked once; a read timeout is not retried (the request may be running and billed).
+    assert len(stalling_server.requests) == 1
+    assert report["selection"]["method"] == "offline"
+    assert "timed out after 1 s" in report["selection"]["reason"]
+    (clip,) = report["clips"]
+    assert "llm_rank" not in (clip["sub_scores"] or {})  # the offline ranking's clip
+    assert not [i for i in report["cost"]["items"] if i["resource"] == "llm"]
