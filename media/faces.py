@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -239,6 +240,39 @@ def detect_faces_near(
         if all(b.iou(f) < 0.3 for f in found):
             found.append(b)
     return sorted(found, key=lambda b: b.x)
+
+
+def apart(boxes: list[Box], others: list[Box]) -> list[Box]:
+    """The ``boxes`` that overlap none of ``others`` (IoU < 0.3): other faces."""
+    return [b for b in boxes if all(b.iou(o) < 0.3 for o in others)]
+
+
+def track_faces(
+    images: Iterable[np.ndarray], *, full_every: int, full_when_lost: bool = False
+) -> Iterator[tuple[np.ndarray, list[Box]]]:
+    """(grey image, faces) for each image of a sequence, at a fraction of a full pass each.
+
+    Every ``full_every``-th image gets :func:`detect_faces`; the ones in between only
+    :func:`detect_faces_near` the faces known so far (a face missed by one pass is looked for
+    again until the next full pass). With ``full_when_lost``, an image where the near search
+    finds none of the known faces gets a full pass too, so a cut to another shot or person is
+    seen at once: for checks that must not miss a face, at the cost of a full pass per image
+    on footage without faces.
+    """
+    if full_every < 1:
+        raise ValueError(f"full_every={full_every}: expected at least 1")
+    known: list[Box] = []
+    for i, image in enumerate(images):
+        grey = to_grey(image)
+        near = detect_faces_near(grey, known) if i % full_every else []
+        if i % full_every == 0 or (full_when_lost and not near):
+            boxes = detect_faces(grey)
+            boxes += apart(detect_faces_near(grey, apart(known, boxes)), boxes)
+            known = boxes
+        else:  # keep looking for a face missed here until the next full pass
+            boxes = near
+            known = boxes + apart(known, boxes)
+        yield grey, boxes
 
 
 def _region(box: Box, shape: tuple[int, ...], top: float, bottom: float) -> tuple[int, ...]:

@@ -32,7 +32,7 @@ from media.crop import (
     shot_path,
 )
 from media.errors import MediaError
-from media.faces import Box, detect_faces, detect_faces_near, mouth_motion
+from media.faces import Box, mouth_motion, track_faces
 from media.tracking import (
     MIN_HOLD_S,
     Analysis,
@@ -104,11 +104,6 @@ def analysis_argv(
     )  # fmt: skip
 
 
-def _apart(boxes: list[Box], others: list[Box]) -> list[Box]:
-    """The ``boxes`` that overlap none of ``others`` (IoU < 0.3): other faces."""
-    return [b for b in boxes if all(b.iou(o) < 0.3 for o in others)]
-
-
 def analyse_window(
     path: str,
     start_s: float,
@@ -140,16 +135,11 @@ def analyse_window(
     full_every = max(1, int(round(full_pass_s * fps)))
     samples: list[Sample] = []
     prev: np.ndarray | None = None
-    known: list[Box] = []
-    for i, buf in enumerate(ffmpeg.stream(argv, frame_bytes=w * h)):
-        grey = np.frombuffer(buf, dtype=np.uint8).reshape(h, w)
-        if i % full_every == 0:
-            boxes = detect_faces(grey)
-            boxes += _apart(detect_faces_near(grey, _apart(known, boxes)), boxes)
-            known = boxes
-        else:  # keep looking for a face missed here until the next full pass
-            boxes = detect_faces_near(grey, known)
-            known = boxes + _apart(known, boxes)
+    frames = (
+        np.frombuffer(buf, dtype=np.uint8).reshape(h, w)
+        for buf in ffmpeg.stream(argv, frame_bytes=w * h)
+    )
+    for i, (grey, boxes) in enumerate(track_faces(frames, full_every=full_every)):
         faces = []
         for box in boxes:
             motion = mouth_motion(prev, grey, box) if prev is not None else float("nan")

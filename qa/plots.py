@@ -87,7 +87,7 @@ class Frame:
         return f"{self.px(t):.1f},{self.py(y):.1f}"
 
 
-def _axes(f: Frame, y_unit: str) -> list[str]:
+def _axes(f: Frame, y_unit: str, x_unit: str = "s") -> list[str]:
     """Grid, tick labels and units; the plot area is [PAD_L, W-PAD_R] × [PAD_T, H-PAD_B]."""
     out = [
         f'<rect x="{PAD_L}" y="{PAD_T}" width="{W - PAD_L - PAD_R}" '
@@ -108,7 +108,8 @@ def _axes(f: Frame, y_unit: str) -> list[str]:
             f'fill="{MUTED}">{_label(t)}</text>'
         )
     out.append(
-        f'<text x="{W - PAD_R}" y="{H - 2}" text-anchor="end" fill="{MUTED}">s</text>'
+        f'<text x="{W - PAD_R}" y="{H - 2}" text-anchor="end" fill="{MUTED}">'
+        f"{html.escape(x_unit)}</text>"
         f'<text x="4" y="{PAD_T - 8}" fill="{MUTED}">{html.escape(y_unit)}</text>'
     )
     return out
@@ -220,6 +221,34 @@ def loudness_plot(
     body.append(_line(f, series, BLUE))
     body.append(_legend(legend))
     return _svg("loudness", title, body)
+
+
+SERIES_COLOURS = (BLUE, ORANGE, GREEN, MUTED, INK)
+
+
+def line_chart(
+    series: Mapping[str, Iterable[Sequence[float]]], *, title: str, x_unit: str, y_unit: str
+) -> str:
+    """Named (x, y) series on shared axes from 0, with a legend: e.g. a benchmark's ratios."""
+    named = {name: finite(points) for name, points in series.items()}
+    pts = [p for points in named.values() for p in points]
+    x1 = max((p[0] for p in pts), default=1.0) or 1.0
+    y1 = max((p[1] for p in pts), default=1.0) or 1.0
+    f = Frame(0.0, x1 * 1.05, 0.0, y1 * 1.15)
+    if not pts:
+        return _svg("chart", title, _empty(f, y_unit, "nothing measured"))
+    body = _axes(f, y_unit, x_unit)
+    legend = []
+    for (name, points), colour in zip(named.items(), SERIES_COLOURS, strict=False):
+        line = " ".join(f.xy(p[0], p[1]) for p in sorted(points))
+        body.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
+        body.extend(
+            f'<circle cx="{f.px(x):.1f}" cy="{f.py(y):.1f}" r="2.5" fill="{colour}"/>'
+            for x, y, *_ in points
+        )
+        legend.append((name, colour))
+    body.append(_legend(legend))
+    return _svg("chart", title, body)
 
 
 def _steps(keys: Sequence[Point], t_end: float, offset: float) -> list[Point]:

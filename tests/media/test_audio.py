@@ -67,7 +67,8 @@ def test_clips_land_on_target_and_under_the_true_peak_ceiling(speech, tmp_path, 
             ceiling_dbtp=-1.0,
         )
         measured = loudness.measure(got.path)  # re-measure the shipped file independently
-        assert measured.integrated_lufs == pytest.approx(target, abs=0.1)
+        # Within one step of the meter (0.1 LU; the readings are decimals in binary floats).
+        assert round(abs(measured.integrated_lufs - target), 6) <= 0.1
         assert measured.true_peak_dbtp <= -1.0
         assert got.renders <= 6
         results.append(measured.integrated_lufs)

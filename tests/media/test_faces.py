@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import media
-from media.faces import Box, detect_faces, detect_faces_near, mouth_motion
+from media.faces import Box, detect_faces, detect_faces_near, mouth_motion, track_faces
 
 ASSET = Path(media.__file__).parent / "assets" / "astronaut_face.jpg"
 # Where the face sits in the photo, as shares of its side (centre x, centre y, width).
@@ -166,6 +166,29 @@ def test_looking_near_follows_a_face_that_grows_or_shrinks(zoom):
     nearer, truth = compose(640, 360, photo, 300 - photo // 2, 60 + 10)
     (box,) = detect_faces_near(nearer, known)
     assert_on(box, truth)
+
+
+def test_tracking_a_sequence_matches_full_passes_and_sees_a_cut_when_asked():
+    """Sliding face, then a cut to a face elsewhere: near searches between full passes find
+    what a full pass finds; the cut is seen at once only with ``full_when_lost``."""
+    shots = [compose(640, 360, 200, 100 + 6 * k, 60) for k in range(5)]
+    shots += [compose(640, 360, 200, 420, 120) for _ in range(4)]  # the cut, frames 5 to 8
+    frames, truths = [f for f, _ in shots], [t for _, t in shots]
+    lazy = [boxes for _, boxes in track_faces(frames, full_every=4)]
+    eager = [boxes for _, boxes in track_faces(frames, full_every=4, full_when_lost=True)]
+    for k in range(5):  # before the cut both follow the face, on full and near passes alike
+        (a,), (b,) = lazy[k], eager[k]
+        assert_on(a, truths[k])
+        assert_on(b, truths[k])
+    # Full passes on frames 0, 4 and 8: without full_when_lost, frames 5-7 look only where
+    # the face was and find nothing; frame 8 finds it again.
+    assert lazy[5] == lazy[6] == lazy[7] == []
+    assert_on(lazy[8][0], truths[8])
+    for k in range(5, 9):
+        (box,) = eager[k]
+        assert_on(box, truths[k])
+    with pytest.raises(ValueError, match="full_every"):
+        next(track_faces(frames, full_every=0))
 
 
 @pytest.fixture(scope="module")

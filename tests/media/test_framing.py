@@ -211,7 +211,7 @@ def test_still_face_on_the_left_is_centred_end_to_end(tmp_path, face_png, still_
 
 def test_portrait_source_is_analysed_at_640_on_its_long_side(tmp_path, face_png, monkeypatch):
     """1080×1920 is analysed at 360×640 (not 640×1138); boxes come back in source pixels."""
-    import media.framing
+    import media.faces
 
     src = tmp_path / "portrait.mp4"
     ffmpeg.run(ffmpeg.ffmpeg_base() + [
@@ -226,7 +226,7 @@ def test_portrait_source_is_analysed_at_640_on_its_long_side(tmp_path, face_png,
         shapes.append(grey.shape)
         return detect_faces(grey, **kw)
 
-    monkeypatch.setattr(media.framing, "detect_faces", detect)
+    monkeypatch.setattr(media.faces, "detect_faces", detect)  # as track_faces calls it
     a = analyse_window(str(src), 0.0, 2.0, 1080, 1920, fps=5, width=640)
     assert set(shapes) == {(640, 360)} and len(a.samples) == 10
     assert all(len(s.faces) == 1 for s in a.samples)
@@ -248,7 +248,7 @@ def test_moving_face_is_followed_by_a_pan_end_to_end(tmp_path, face_png):
 
 
 def test_a_window_without_faces_costs_one_full_pass_a_second(tmp_path, monkeypatch):
-    import media.framing
+    import media.faces
 
     src = tmp_path / "card.mp4"
     ffmpeg.run(ffmpeg.ffmpeg_base() + [
@@ -260,7 +260,7 @@ def test_a_window_without_faces_costs_one_full_pass_a_second(tmp_path, monkeypat
         calls.append(grey.shape)
         return detect_faces(grey, **kw)
 
-    monkeypatch.setattr(media.framing, "detect_faces", detect)
+    monkeypatch.setattr(media.faces, "detect_faces", detect)  # as track_faces calls it
     a = analyse_window(str(src), 0.0, 3.0, 640, 360, fps=5, width=640)
     assert len(a.samples) == 15 and not any(s.faces for s in a.samples)
     assert len(calls) == 3
