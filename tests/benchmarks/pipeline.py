@@ -1,13 +1,15 @@
 """Benchmark: whole jobs, per stage, against the source's duration and against the floor.
 
-    .venv/bin/python -m tests.benchmarks.pipeline [--minutes 5 20 45 120] [--asr-minutes 5 20 45]
-        [--concurrency 1 2 4] [--concurrency-minutes 5] [--results DIR] [--work DIR]
+    .venv/bin/python -m tests.benchmarks.pipeline [--minutes 5 20 45 120]
+        [--asr-minutes 5 20 45 120] [--sidecar-minutes ...] [--concurrency 1 2 4]
+        [--concurrency-minutes 5] [--results DIR] [--work DIR]
 
 For each length it generates the two-person sample (kept under ``--work``), then runs
 ``clipflow run`` on it as a user would, in a subprocess with a fresh clipflow home (nothing
 cached), against one Prefect server started here (as in production, the server is not part of
 the job). Each job is run with the sample's WebVTT sidecar and, for ``--asr-minutes``, with
-offline speech recognition. For each job it records:
+offline speech recognition (``--sidecar-minutes`` limits the sidecar runs to some lengths).
+For each job it records:
 
 - wall seconds, CPU seconds and peak memory (PSS of the job's whole process tree);
 - wall seconds per stage (``report.json`` → ``timings``) and CPU seconds per stage (the cost
@@ -183,6 +185,23 @@ def chart(result: dict) -> str:
     )
 
 
+def merged(earlier: dict, latest: dict) -> dict:
+    """``latest`` plus the job rows and concurrency rows of ``earlier`` it did not measure."""
+    done = {(r["source_min"], r["transcript"]) for r in latest["jobs"]}
+    jobs = [r for r in earlier["jobs"] if (r["source_min"], r["transcript"]) not in done]
+    runs = {c["jobs"] for c in latest["concurrency"]}
+    conc = [c for c in earlier["concurrency"] if c["jobs"] not in runs]
+    when = sorted({earlier["when"], latest["when"]})
+    return {
+        **latest,
+        "when": " and ".join(when),
+        "jobs": sorted(
+            latest["jobs"] + jobs, key=lambda r: (r["source_min"], r["transcript"] == "asr")
+        ),
+        "concurrency": sorted(latest["concurrency"] + conc, key=lambda c: c["jobs"]),
+    }
+
+
 def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GB
     python = platform.python_version()
@@ -193,10 +212,18 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--minutes", type=float, nargs="+", default=[5, 20, 45, 120])
     p.add_argument("--asr-minutes", type=float, nargs="*", default=[5, 20, 45, 120])
+    p.add_argument(
+        "--sidecar-minutes", type=float, nargs="*", help="lengths run with the sidecar (all)"
+    )
     p.add_argument("--concurrency", type=int, nargs="*", default=[1, 2, 4])
     p.add_argument("--concurrency-minutes", type=float, default=5)
     p.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "clipflow-bench")
     p.add_argument("--results", type=Path, default=Path("out/bench"))
+    p.add_argument(
+        "--merge",
+        type=Path,
+        help="an earlier pipeline.json: its rows this run did not measure are kept",
+    )
     args = p.parse_args(argv)
     (args.work / "homes").mkdir(parents=True, exist_ok=True)
     args.results.mkdir(parents=True, exist_ok=True)
@@ -215,7 +242,10 @@ def main(argv: list[str] | None = None) -> int:
         api_url = PREFECT_API_URL.value()
         for minutes in args.minutes:
             video, vtt = sample(minutes, args.work)
-            for sidecar in [vtt, None] if minutes in args.asr_minutes else [vtt]:
+            sidecars = (
+                [vtt] if args.sidecar_minutes is None or minutes in args.sidecar_minutes else []
+            )
+            for sidecar in sidecars + ([None] if minutes in args.asr_minutes else []):
                 name = f"{minutes:g}min-{'sidecar' if sidecar else 'asr'}"
                 row = add_floor(run_job(video, sidecar, args.work, name, api_url))
                 print(json.dumps({k: v for k, v in row.items() if k != "job_dir"}), file=sys.stderr)
@@ -225,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
             for n in args.concurrency:
                 result["concurrency"].append(concurrent_jobs(video, vtt, n, args.work, api_url))
                 print(json.dumps(result["concurrency"][-1]), file=sys.stderr)
+    if args.merge:
+        result = merged(json.loads(args.merge.read_text()), result)
     (args.results / "pipeline.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.results / "pipeline.md").write_text(markdown(result))
     (args.results / "pipeline.svg").write_text(chart(result))

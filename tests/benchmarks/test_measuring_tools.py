@@ -99,3 +99,25 @@ def test_line_chart_draws_each_series_with_its_legend() -> None:
     assert "job, sidecar" in texts and "floor" in texts and "source min" in texts
     empty = ET.fromstring(line_chart({}, title="t", x_unit="min", y_unit="×"))
     assert "nothing measured" in [t.text for t in empty.iter(f"{ns}text")]
+
+
+def test_merging_keeps_earlier_rows_that_were_not_measured_again() -> None:
+    from tests.benchmarks.pipeline import merged
+
+    def row(minutes: float, transcript: str, wall: float) -> dict:
+        return {"source_min": minutes, "transcript": transcript, "wall_s": wall}
+
+    earlier = {
+        "when": "2026-11-20",
+        "jobs": [row(5, "sidecar", 150), row(45, "sidecar", 113), row(45, "asr", 449)],
+        "concurrency": [{"jobs": 1}, {"jobs": 2}],
+    }
+    latest = {"when": "2026-11-21", "jobs": [row(5, "sidecar", 84)], "concurrency": [{"jobs": 2}]}
+    both = merged(earlier, latest)
+    assert [(r["source_min"], r["transcript"], r["wall_s"]) for r in both["jobs"]] == [
+        (5, "sidecar", 84),  # measured again: the latest figure wins
+        (45, "sidecar", 113),
+        (45, "asr", 449),
+    ]
+    assert [c["jobs"] for c in both["concurrency"]] == [1, 2]
+    assert both["when"] == "2026-11-20 and 2026-11-21"

@@ -217,6 +217,7 @@ def one_clip_on_the_gpu_pool(
     )
 
 
+@pytest.mark.slow  # a real gpu-pool worker and a render: ~90 s on 2 cores
 def test_the_gpu_runs_return_value_reaches_the_parent_through_the_bucket(
     clipflow_env: ClipflowEnv, s3_server: str, recordings, tmp_path: Path
 ) -> None:

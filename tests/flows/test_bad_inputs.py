@@ -309,7 +309,12 @@ REMADE: dict[str, tuple[Callable[[Path, Path], Path], Callable[[dict, Path, Path
 # fmt: on
 
 
-@pytest.mark.parametrize("case", list(REMADE), ids=list(REMADE))
+# Each is a full job (~40 s on 2 cores): rotation in the default run, the other two with -m slow.
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=[pytest.mark.slow] if c != "rotation-metadata" else []) for c in REMADE],
+    ids=list(REMADE),
+)
 def test_awkward_recording_gives_a_correct_clip(case, media, earlier, tmp_path, capsys) -> None:
     make, check = REMADE[case]
     src = make(media.sample, tmp_path / f"{case}.mp4")

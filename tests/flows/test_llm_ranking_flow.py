@@ -167,6 +167,7 @@ def stalling_server():
         server.server_close()
 
 
+@pytest.mark.slow  # a whole job (~45 s); tests/tasks/test_llm.py unit-tests the fallback
 def test_an_llm_that_stalls_past_its_timeout_leaves_the_offline_choice(
     sample, stalling_server, tmp_path, capsys
 ) -> None:
