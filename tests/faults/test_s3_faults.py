@@ -125,17 +125,25 @@ def test_a_head_request_answered_500_then_503_is_retried(s3_server, buckets, tmp
     assert proxy.seen("head") == ["injected 500", "injected 503", "forwarded 200"]
 
 
-def test_a_persistent_s3_error_fails_the_job_naming_the_object(
-    s3_server, buckets, fresh_recording
-) -> None:
+def _job_on_failing_get(s3_server, buckets, fresh_recording, status: str):
+    """A job on a fresh recording whose every S3 GET is answered ``status``:
+    (source URI, the finished CLI process, the proxy)."""
     inbox, outbox = buckets
     rec = fresh_recording()
     source = _upload(s3_server, inbox, rec.video)
-    with fault_proxy(s3_server, [Fault("get", "403", times=None)]) as proxy:
+    with fault_proxy(s3_server, [Fault("get", status, times=None)]) as proxy:
         done = run_cli(
             "run", source, "--transcript", str(rec.transcript), "--out", f"s3://{outbox}/jobs",
             "--max-clips", "1", env=_env(proxy.url),
         )  # fmt: skip
+    return source, done, proxy
+
+
+def test_a_persistent_s3_error_fails_the_job_naming_the_object(
+    s3_server, buckets, fresh_recording
+) -> None:
+    outbox = buckets[1]
+    source, done, proxy = _job_on_failing_get(s3_server, buckets, fresh_recording, "403")
     assert done.returncode == 3, done.stderr[-3000:]
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("clipflow: job ") and f"{source}: AccessDenied" in last, last
@@ -153,14 +161,7 @@ def test_a_persistent_s3_error_fails_the_job_naming_the_object(
 def test_throttling_that_never_ends_exhausts_the_retries_and_fails_the_job(
     s3_server, buckets, fresh_recording
 ) -> None:
-    inbox, outbox = buckets
-    rec = fresh_recording()
-    source = _upload(s3_server, inbox, rec.video)
-    with fault_proxy(s3_server, [Fault("get", "503", times=None)]) as proxy:
-        done = run_cli(
-            "run", source, "--transcript", str(rec.transcript), "--out", f"s3://{outbox}/jobs",
-            "--max-clips", "1", env=_env(proxy.url),
-        )  # fmt: skip
+    source, done, proxy = _job_on_failing_get(s3_server, buckets, fresh_recording, "503")
     assert done.returncode == 3, done.stderr[-3000:]
     last = done.stderr.strip().splitlines()[-1]
     assert f"{source}: SlowDown" in last and "Traceback" not in done.stderr, done.stderr[-3000:]
