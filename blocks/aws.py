@@ -17,6 +17,7 @@ from typing import Any
 
 from prefect_aws import AwsCredentials
 
+from blocks.prefect_blocks import load_block
 from media.errors import InputError
 
 BLOCK_TYPE_SLUG = "aws-credentials"
@@ -36,7 +37,7 @@ def load_aws_credentials(name: str, *, named_by: str = SETTING_NAMES) -> AwsCred
         block = _LOADED.get(name)
         if block is None:
             try:
-                block = AwsCredentials.load(name, _sync=True)  # type: ignore[call-arg]
+                block = load_block(AwsCredentials, name)
             except ValueError as exc:  # Prefect's "Unable to find block document named …"
                 raise InputError(
                     f"{BLOCK_TYPE_SLUG}/{name}: no such AwsCredentials block on the Prefect "

@@ -12,32 +12,9 @@ not even imported, so the CLI and plain-Python callers stay fast.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from pydantic_settings import BaseSettings
-
-from blocks.settings import CostRates, PipelineSettings
-
-
-def reject_unknown_fields(model: type[BaseSettings], names: Iterable[str]) -> None:
-    """Refuse names that are not fields of ``model``: pydantic-settings would drop them silently."""
-    unknown = sorted(set(names) - model.model_fields.keys())
-    if unknown:
-        raise TypeError(
-            f"unknown {model.__name__} field(s) {unknown}; expected some of "
-            f"{sorted(model.model_fields)}"
-        )
-
-
-def env_values(model: type[BaseSettings]) -> dict[str, Any]:
-    """The fields of ``model`` that its environment variables set, parsed and validated.
-
-    pydantic-settings marks exactly the values that came from a source (here: the environment,
-    under the model's env prefix) as set; defaults are not.
-    """
-    from_env = model()
-    return {name: getattr(from_env, name) for name in from_env.model_fields_set}
+from blocks.settings import CostRates, PipelineSettings, env_values, reject_unknown_fields
 
 
 def load_settings(block_name: str | None = None, **overrides: Any) -> PipelineSettings:
@@ -52,9 +29,9 @@ def load_settings(block_name: str | None = None, **overrides: Any) -> PipelineSe
     if block_name is None:
         return PipelineSettings(**overrides)  # pydantic-settings: init kwargs beat the env
 
-    from blocks.prefect_blocks import ClipflowSettings  # imports Prefect: only on this path
+    from blocks.prefect_blocks import ClipflowSettings, load_block  # Prefect: only on this path
 
-    block = ClipflowSettings.load(block_name, _sync=True)
+    block = load_block(ClipflowSettings, block_name)
     return block.to_settings(**{**env_values(PipelineSettings), **overrides})
 
 
@@ -63,7 +40,7 @@ def load_cost_rates(block_name: str | None = None) -> CostRates:
     if block_name is None:
         return CostRates()
 
-    from blocks.prefect_blocks import CostRatesBlock  # imports Prefect: only on this path
+    from blocks.prefect_blocks import CostRatesBlock, load_block  # Prefect: only on this path
 
-    block = CostRatesBlock.load(block_name, _sync=True)
+    block = load_block(CostRatesBlock, block_name)
     return block.to_rates(**env_values(CostRates))

@@ -9,23 +9,29 @@ into settings, with environment variables layered on top, is ``blocks.loading``'
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from prefect.blocks.core import Block
 from pydantic import BaseModel, Field, HttpUrl, SecretStr, create_model
 from pydantic_settings import BaseSettings
 
-from blocks.loading import reject_unknown_fields
-from blocks.settings import CostRates, PipelineSettings
+from blocks.settings import CostRates, PipelineSettings, reject_unknown_fields
 
 DOCUMENTATION_URL = "https://docs.prefect.io/v3/concepts/blocks"
 
-# PipelineSettings fields that a shared server-side block must not hold: per-machine paths and
-# URLs, and secrets (credentials belong in a credentials block, never in a settings document).
-# ``aws_credentials_block`` is shared: it names such a credentials block, it holds no secret.
-LOCAL_ONLY_FIELDS = frozenset(
-    {"home", "database_url", "aws_access_key_id", "aws_secret_access_key"}
-)
+B = TypeVar("B", bound=Block)
+
+
+def load_block(kind: type[B], name: str) -> B:
+    """The saved block ``name``, loaded synchronously. Prefect's ``load`` is sync or async by
+    context; ``_sync=True`` forces sync, which its type hints do not show."""
+    return cast(B, kind.load(name, _sync=True))  # type: ignore[call-arg]
+
+
+# A shared server-side block never holds the LOCAL settings (flagged on their fields in
+# blocks/settings.py): per-machine paths and URLs, and secrets (credentials belong in a
+# credentials block). ``aws_credentials_block`` is shared: it names such a block, holds no secret.
+LOCAL_ONLY_FIELDS = PipelineSettings.local_fields()
 
 
 def _fields_of(model: type[BaseSettings], exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -67,7 +73,7 @@ class ClipflowSettings(Block, _PipelineTunables):  # type: ignore[misc,valid-typ
     """
 
     _block_type_name = "Clipflow Settings"
-    _documentation_url = DOCUMENTATION_URL
+    _documentation_url = DOCUMENTATION_URL  # type: ignore[assignment]  # Prefect takes a str
     _description = (
         "Clipflow's pipeline tunables: clip bounds, framing, encoder, loudness targets, QA "
         "thresholds, the job budget, the S3 endpoint and AwsCredentials block name. Paths "
@@ -99,7 +105,7 @@ class CostRatesBlock(Block, _CostRateFields):  # type: ignore[misc,valid-type]
     """
 
     _block_type_name = "Clipflow Cost Rates"
-    _documentation_url = DOCUMENTATION_URL
+    _documentation_url = DOCUMENTATION_URL  # type: ignore[assignment]  # Prefect takes a str
     _description = "Prices for clipflow's cost ledger: per vCPU-hour, GPU-hour, ASR minute, S3."
 
     def to_rates(self, **overrides: Any) -> CostRates:
@@ -124,7 +130,7 @@ class LlmCredentials(Block):
     """
 
     _block_type_name = "Clipflow LLM Credentials"
-    _documentation_url = DOCUMENTATION_URL
+    _documentation_url = DOCUMENTATION_URL  # type: ignore[assignment]  # Prefect takes a str
     _description = (
         "Base URL, model, API key and per-token prices of an OpenAI-compatible chat API, "
         "with a per-job spending cap."

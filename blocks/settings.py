@@ -8,13 +8,23 @@ these values lives beside it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
+from pydantic.json_schema import JsonDict
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Aspect = Literal["9:16", "1:1", "16:9"]
+
+# Flags on a field (``json_schema_extra``):
+# - LOCAL: where *this* machine keeps things or who it is. Never sent to another machine (a gpu
+#   worker's own environment supplies it) and never part of a cache key.
+# - NOT_CONTENT: how a stage reaches storage, not what it computes: left out of cache keys and
+#   of the settings hash, so the same bytes under another endpoint reuse the same results.
+LOCAL: JsonDict = {"local": True, "content": False}
+NOT_CONTENT: JsonDict = {"content": False}
 
 
 def default_home() -> Path:
@@ -22,17 +32,22 @@ def default_home() -> Path:
 
 
 class PipelineSettings(BaseSettings):
-    """What a job does and how strictly it is checked (defaults from ARCHITECTURE.md)."""
+    """What a job does and how strictly it is checked.
+
+    Defaults: docs/ARCHITECTURE.md, "QA thresholds".
+    """
 
     model_config = SettingsConfigDict(env_prefix="CLIPFLOW_", extra="ignore")
 
     # --- where things live -------------------------------------------------------------------
     home: Path = Field(
         default_factory=default_home,
+        json_schema_extra=LOCAL,
         description="clipflow's home: work dirs, job database, Prefect state.",
     )
     database_url: str | None = Field(
         default=None,
+        json_schema_extra=LOCAL,
         description="SQLAlchemy URL of the job database; default sqlite:///<home>/jobs.sqlite.",
     )
 
@@ -87,21 +102,40 @@ class PipelineSettings(BaseSettings):
     max_job_usd: float = Field(4.0, gt=0.0, description="Per-job cost ceiling, USD.")
 
     # --- object storage ---------------------------------------------------------------------
-    s3_endpoint_url: str | None = Field(None, description="S3 endpoint (MinIO, moto, …).")
-    s3_region: str = Field("us-east-1", description="S3 region.")
+    s3_endpoint_url: str | None = Field(
+        None, json_schema_extra=NOT_CONTENT, description="S3 endpoint (MinIO, moto, …)."
+    )
+    s3_region: str = Field("us-east-1", json_schema_extra=NOT_CONTENT, description="S3 region.")
     s3_connect_timeout_s: float = Field(
-        10.0, gt=0, le=120, description="Seconds to open an S3 connection before retrying."
+        10.0,
+        json_schema_extra=NOT_CONTENT,
+        gt=0,
+        le=120,
+        description="Seconds to open an S3 connection before retrying.",
     )
     s3_read_timeout_s: float = Field(
-        60.0, gt=0, le=600, description="Seconds S3 may go silent before the request is retried."
+        60.0,
+        json_schema_extra=NOT_CONTENT,
+        gt=0,
+        le=600,
+        description="Seconds S3 may go silent before the request is retried.",
     )
     s3_max_attempts: int = Field(
-        5, ge=1, le=20, description="Tries per S3 request (botocore's standard retry mode)."
+        5,
+        json_schema_extra=NOT_CONTENT,
+        ge=1,
+        le=20,
+        description="Tries per S3 request (botocore's standard retry mode).",
     )
-    aws_access_key_id: SecretStr | None = Field(None, description="S3 access key id.")
-    aws_secret_access_key: SecretStr | None = Field(None, description="S3 secret key.")
+    aws_access_key_id: SecretStr | None = Field(
+        None, json_schema_extra=LOCAL, description="S3 access key id."
+    )
+    aws_secret_access_key: SecretStr | None = Field(
+        None, json_schema_extra=LOCAL, description="S3 secret key."
+    )
     aws_credentials_block: str | None = Field(
         None,
+        json_schema_extra=NOT_CONTENT,
         min_length=1,
         description="Name of a saved prefect-aws AwsCredentials block to build S3 clients from "
         "(its keys, profile or role, endpoint and region); replaces the access key fields.",
@@ -139,6 +173,25 @@ class PipelineSettings(BaseSettings):
         "package is installed (auto), else TF-IDF.",
     )
 
+    @classmethod
+    def local_fields(cls) -> frozenset[str]:
+        """Fields flagged LOCAL: this machine's own, never sent to another."""
+        return _flagged(cls, "local")
+
+    @classmethod
+    def non_content_fields(cls) -> frozenset[str]:
+        """Fields that do not change what a stage computes (LOCAL and NOT_CONTENT)."""
+        return frozenset(
+            name
+            for name, info in cls.model_fields.items()
+            if isinstance(info.json_schema_extra, dict)
+            and info.json_schema_extra.get("content") is False
+        )
+
+    def portable(self) -> dict[str, Any]:
+        """The settings as JSON for another machine (a gpu worker), without the LOCAL ones."""
+        return self.model_dump(mode="json", exclude=set(self.local_fields()))
+
     @property
     def work_dir(self) -> Path:
         return self.home / "work"
@@ -151,6 +204,34 @@ class PipelineSettings(BaseSettings):
     def output_size(self) -> tuple[int, int]:
         """Largest output frame for the aspect that H.264 level 4.0 allows at 30 fps."""
         return {"9:16": (1080, 1920), "1:1": (1080, 1080), "16:9": (1920, 1080)}[self.aspect]
+
+
+def reject_unknown_fields(model: type[BaseSettings], names: Iterable[str]) -> None:
+    """Refuse names that are not fields of ``model``: pydantic-settings would drop them silently."""
+    unknown = sorted(set(names) - model.model_fields.keys())
+    if unknown:
+        raise TypeError(
+            f"unknown {model.__name__} field(s) {unknown}; expected some of "
+            f"{sorted(model.model_fields)}"
+        )
+
+
+def env_values(model: type[BaseSettings]) -> dict[str, Any]:
+    """The fields of ``model`` that its environment variables set, parsed and validated.
+
+    pydantic-settings marks exactly the values that came from a source (here: the environment,
+    under the model's env prefix) as set; defaults are not.
+    """
+    from_env = model()
+    return {name: getattr(from_env, name) for name in from_env.model_fields_set}
+
+
+def _flagged(model: type[BaseSettings], flag: str) -> frozenset[str]:
+    return frozenset(
+        name
+        for name, info in model.model_fields.items()
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get(flag)
+    )
 
 
 class CostRates(BaseSettings):

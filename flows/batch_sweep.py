@@ -15,16 +15,17 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
+from uuid import UUID
 
 from prefect import flow, get_run_logger
+from prefect.client.schemas.objects import FlowRun, State
 from prefect.context import FlowRunContext
 from pydantic import Field
 
 from blocks.loading import load_settings
-from blocks.settings import PipelineSettings
-from tasks import jobdb
-from tasks.common import stable_digest
+from tasks import jobs
+from tasks.caching import settings_hash
 from tasks.inbox import DEFAULT_SUFFIXES, InboxItem, content_sha256, list_inbox
 
 ACTIVE_STATES = ("SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING")
@@ -80,11 +81,6 @@ def select(
             chosen[sha] = item.uri
             todo.append((item, sha))
     return todo, skipped
-
-
-def settings_hash(settings: PipelineSettings) -> str:
-    """The key ``process-video`` records as ``jobs.settings_hash`` for these settings."""
-    return stable_digest(settings)[:16]
 
 
 def _active_sources(client: Any, deployment: str) -> set[str]:
@@ -143,20 +139,23 @@ def _dispatch_deployment(
         while (pending or running) and time.monotonic() < deadline:
             while pending and len(running) < max_concurrent:
                 item, sha = pending.popleft()
-                run = run_deployment(
-                    name=deployment,
-                    parameters=parameters(item),
-                    timeout=0,
-                    # A retried sweep run gets its first attempt's runs back, not new ones.
-                    idempotency_key=f"batch-sweep-{sweep_id}-{sha[:32]}" if sweep_id else None,
+                run = cast(
+                    FlowRun,
+                    run_deployment(
+                        name=deployment,
+                        parameters=parameters(item),
+                        timeout=0,
+                        # A retried sweep run gets its first attempt's runs back, not new ones.
+                        idempotency_key=f"batch-sweep-{sweep_id}-{sha[:32]}" if sweep_id else None,
+                    ),
                 )
                 running[str(run.id)] = (item, sha)
             time.sleep(poll_s)
             for run_id in list(running):
-                state = client.read_flow_run(run_id).state
+                state = client.read_flow_run(UUID(run_id)).state
                 if state is not None and state.is_final():
                     item, sha = running.pop(run_id)
-                    started.append(Started(item.uri, sha, run_id, state.name))
+                    started.append(Started(item.uri, sha, run_id, state.name or state.type))
     started += [
         Started(i.uri, s, r, "unfinished when the sweep stopped waiting")
         for r, (i, s) in running.items()
@@ -173,15 +172,18 @@ def _dispatch_local(
     """``process-video`` as subflows of the sweep, in ``max_concurrent`` threads."""
     from flows.process_video import process_video
 
+    def run_job(params: dict[str, Any]) -> State[Any]:
+        return cast(State[Any], process_video(**params, return_state=True))
+
     with ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="sweep") as pool:
         futures = [
             # Each thread runs in a copy of this context, so the job is the sweep's subflow.
-            pool.submit(copy_context().run, process_video, **parameters(item), return_state=True)
+            pool.submit(copy_context().run, run_job, parameters(item))
             for item, _ in todo
         ]
         states = [f.result() for f in futures]
     return [
-        Started(item.uri, sha, str(state.state_details.flow_run_id), state.name)
+        Started(item.uri, sha, str(state.state_details.flow_run_id), state.name or state.type)
         for (item, sha), state in zip(todo, states, strict=True)
     ]
 
@@ -229,7 +231,7 @@ def batch_sweep(
             unreadable.append(Skipped(item.uri, None, f"could not read: {state.message}"))
 
     def done(sha: str) -> str | None:
-        record = jobdb.find_succeeded(db, sha, key)
+        record = jobs.find_succeeded(db, sha, key)
         return record.id if record else None
 
     in_flight: set[str] = set()

@@ -1,6 +1,6 @@
 """``clipflow``: the command line. Prefect is imported only by the commands that run flows.
 
-Exit codes (ARCHITECTURE.md): 0 clips delivered and QA passed; 1 clips delivered, QA failed;
+Exit codes (docs/ARCHITECTURE.md): 0 clips delivered and QA passed; 1 clips delivered, QA failed;
 2 input rejected (stderr names the input and the reason); 3 internal error.
 """
 
@@ -32,25 +32,29 @@ def embedded_prefect_defaults() -> None:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="clipflow", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="make highlight clips from one recording")
-    run.add_argument("source", help="local path or s3://bucket/key")
-    run.add_argument("--transcript", help="WebVTT/SRT sidecar (Zoom `Name: text` cues accepted)")
-    run.add_argument("--out", default="out", help="output directory (default: ./out)")
-    run.add_argument("--max-clips", type=int, default=5, help="at most this many clips (1–20)")
-    run.add_argument("--aspect", default="9:16", choices=["9:16", "1:1", "16:9"])
-    run.add_argument("--settings-block", help="saved clipflow-settings block to start from")
-    run.add_argument("--llm-block", help="saved clipflow-llm-credentials block: LLM ranking")
-    run.add_argument("--plan", help="plan file from `clipflow plan` (edited or not): its clips")
-    plan = sub.add_parser("plan", help="choose the clips and print them, rendering nothing")
-    plan.add_argument("source", help="local path or s3://bucket/key")
-    plan.add_argument("--transcript", help="WebVTT/SRT/JSON transcript (else offline ASR)")
-    plan.add_argument("--max-clips", type=int, default=5, help="at most this many clips (1–20)")
-    plan.add_argument("--out", help="plan file to write (default: ./out/<source name>.plan.json)")
-    plan.add_argument("--json", action="store_true", help="print the plan as JSON on stdout")
-    sample = sub.add_parser("sample", help="generate a two-person Zoom-style sample recording")
-    sample.add_argument("--minutes", type=float, default=2.0)
-    sample.add_argument("--out", default="out/sample.mp4", help="the .mp4 to write (+ .vtt)")
-    sample.add_argument("--seed", type=int, default=0)
+    run_cmd = sub.add_parser("run", help="make highlight clips from one recording")
+    run_cmd.add_argument("source", help="local path or s3://bucket/key")
+    run_cmd.add_argument(
+        "--transcript", help="WebVTT/SRT sidecar (Zoom `Name: text` cues accepted)"
+    )
+    run_cmd.add_argument("--out", default="out", help="output directory (default: ./out)")
+    run_cmd.add_argument("--max-clips", type=int, default=5, help="at most this many clips (1–20)")
+    run_cmd.add_argument("--aspect", default="9:16", choices=["9:16", "1:1", "16:9"])
+    run_cmd.add_argument("--settings-block", help="saved clipflow-settings block to start from")
+    run_cmd.add_argument("--llm-block", help="saved clipflow-llm-credentials block: LLM ranking")
+    run_cmd.add_argument("--plan", help="plan file from `clipflow plan` (edited or not): its clips")
+    plan_cmd = sub.add_parser("plan", help="choose the clips and print them, rendering nothing")
+    plan_cmd.add_argument("source", help="local path or s3://bucket/key")
+    plan_cmd.add_argument("--transcript", help="WebVTT/SRT/JSON transcript (else offline ASR)")
+    plan_cmd.add_argument("--max-clips", type=int, default=5, help="at most this many clips (1–20)")
+    plan_cmd.add_argument(
+        "--out", help="plan file to write (default: ./out/<source name>.plan.json)"
+    )
+    plan_cmd.add_argument("--json", action="store_true", help="print the plan as JSON on stdout")
+    sample_cmd = sub.add_parser("sample", help="generate a two-person Zoom-style sample recording")
+    sample_cmd.add_argument("--minutes", type=float, default=2.0)
+    sample_cmd.add_argument("--out", default="out/sample.mp4", help="the .mp4 to write (+ .vtt)")
+    sample_cmd.add_argument("--seed", type=int, default=0)
     return p
 
 
@@ -71,7 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     embedded_prefect_defaults()
     from flows.process_video import process_video
     from media.errors import ClipflowError, InputError, QAError
-    from tasks.jobdb import new_job_id
+    from tasks.jobs import new_job_id
 
     job_id = new_job_id()
     if args.out.startswith("s3://"):
@@ -88,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             job_id=job_id,
             settings_block=args.settings_block,
             llm_block=args.llm_block,
-            plan=args.plan,
+            plan_file=args.plan,
         )
     except InputError as exc:
         return _fail(EXIT_REJECTED, f"rejected: {exc}")
@@ -116,9 +120,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     import json
 
     from blocks.loading import load_settings
+    from flows.plan_mode import plan_clips
     from media.errors import ClipflowError, InputError
-    from media.plans import plan_document
-    from tasks.planning import plan_clips
+    from media.selection.plan_file import plan_document
     from tasks.storage import safe_filename
 
     settings = load_settings(max_clips=args.max_clips)
@@ -129,7 +133,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     except ClipflowError as exc:
         return _fail(EXIT_INTERNAL, f"plan failed: {exc}")
     doc = plan_document(
-        job.plans,
+        list(job.clips),
         source=args.source,
         source_sha256=job.source.sha256,
         transcript_source=job.transcript.source,
@@ -153,7 +157,7 @@ def format_plan(doc: dict) -> str:
     """The chosen clips for a person: times, length, score, title, speakers, then the text."""
     import textwrap
 
-    from media.transcript import format_timestamp
+    from media.transcript.cues import format_timestamp
 
     lines = []
     for clip in doc["clips"]:
@@ -169,7 +173,7 @@ def format_plan(doc: dict) -> str:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from media.errors import ClipflowError
-    from media.sample import make_sample
+    from media.sample.generator import make_sample
 
     if not 0.25 <= args.minutes <= 180:
         return _fail(EXIT_REJECTED, f"--minutes {args.minutes}: must be between 0.25 and 180")

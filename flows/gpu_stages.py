@@ -1,5 +1,6 @@
-"""``frame-and-render-clip``: one clip's GPU stages (framing, render) as a flow of their own,
-deployed on the ``gpu`` work pool and called by ``process-video`` when ``dispatch="pools"``.
+"""``frame-and-render-clip``: one clip's gpu stages (framing, render) as a flow of their own,
+deployed on the ``gpu`` work pool and called by ``process-video`` when ``dispatch="pools"``
+(through :func:`tasks.dispatch.dispatch_frame_render`, by deployment name).
 
 It runs the same cached tasks as the in-process path. Inputs arrive as JSON parameters
 (records, never frame data); the result goes back through Prefect result storage and the
@@ -15,57 +16,52 @@ from typing import Any
 from prefect import flow
 
 from blocks.settings import PipelineSettings
-from media.highlights import ClipPlan
+from media.errors import InputError
 from media.ingest import Source
-from media.transcript import Transcript
-from tasks.stages import frame_clip, ingest_source, render_clip
-
-# Settings that say where *this* machine keeps things or who it is: the gpu worker's own
-# environment supplies them (secrets never travel as parameters).
-LOCAL_SETTINGS = frozenset({"home", "database_url", "aws_access_key_id", "aws_secret_access_key"})
-
-
-def portable_settings(settings: PipelineSettings) -> dict[str, Any]:
-    """The settings as JSON parameters for another machine, without its local ones."""
-    return settings.model_dump(mode="json", exclude=set(LOCAL_SETTINGS))
+from media.selection.candidates import ClipPlan
+from media.transcript.records import Transcript
+from tasks.costs import fresh
+from tasks.dispatch import export_rendered
+from tasks.framing import frame_clip
+from tasks.ingest import ingest_source
+from tasks.records import FramedAndRendered
+from tasks.render import render_clip
 
 
-def _fresh(state: Any) -> list:
-    """A stage's cost items, or none when it was served from cache."""
-    _, costs = state.result()
-    return [] if state.name == "Cached" else list(costs)
+def _source_here(source: Source, settings: PipelineSettings) -> Source:
+    """The source with a local copy on this machine: re-fetched by its URI when the parent's
+    copy is not here, and refused if its content changed since the parent's ingest."""
+    if Path(source.local_path).is_file():
+        return source
+    fetched = ingest_source(source.uri, settings).source
+    if fetched.sha256 != source.sha256:
+        raise InputError(
+            f"{source.uri}: content changed since ingest "
+            f"(sha256 {fetched.sha256[:12]}…, expected {source.sha256[:12]}…)"
+        )
+    return fetched
 
 
 @flow(name="frame-and-render-clip", persist_result=True, validate_parameters=True)
 def frame_and_render_clip(
     source: Source,
-    plan: ClipPlan,
+    clip: ClipPlan,
     text: Transcript,
     settings: dict[str, Any],
     stage_store: str | None = None,
-) -> tuple[tuple[Any, list], tuple[Any, list]]:
-    """Frame and render one clip: ((FramingPlan, costs), (RenderedClip, costs)).
+) -> FramedAndRendered:
+    """Frame and render one clip; each record without its costs when it came from the cache.
 
-    The source is re-fetched by its URI when its local copy is not on this machine. With
-    ``stage_store`` the clip and its captions are uploaded there and the record carries
-    their URIs instead of local paths.
+    ``settings`` are the parent's portable ones (:meth:`PipelineSettings.portable`): this
+    machine's environment supplies its own home, database and credentials. With
+    ``stage_store`` the clip and its captions are uploaded there and the record carries their
+    URIs instead of local paths.
     """
-    from tasks.dispatch import export_rendered
-
     local = PipelineSettings(**settings)
-    if not Path(source.local_path).is_file():
-        fetched, _ = ingest_source(source.uri, local)
-        if fetched.sha256 != source.sha256:
-            from media.errors import InputError
-
-            raise InputError(
-                f"{source.uri}: content changed since ingest "
-                f"(sha256 {fetched.sha256[:12]}…, expected {source.sha256[:12]}…)"
-            )
-        source = fetched
-    framed = frame_clip(source, plan, text, local, return_state=True)
-    rendered = render_clip(source, plan, framed.result(), text, local, return_state=True)
-    clip, _ = rendered.result()
+    source = _source_here(source, local)
+    framed = frame_clip(source, clip, text, local, return_state=True)
+    rendered = render_clip(source, clip, framed.result(), text, local, return_state=True)
+    made = rendered.result()
     if stage_store:
-        clip = export_rendered(clip, stage_store, source.sha256, local)
-    return (framed.result()[0], _fresh(framed)), (clip, _fresh(rendered))
+        made = export_rendered(made, stage_store, source.sha256, local)
+    return FramedAndRendered(fresh(framed.result(), framed), fresh(made, rendered))

@@ -10,8 +10,9 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from media import cpu
 from media.errors import FFmpegError, MediaError
@@ -71,13 +72,14 @@ def run(
         raise
     out_chunks: list[bytes] = []
     err_chunks: list[bytes] = []
-    readers = [threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()))]
+    readers = [threading.Thread(target=_read_into, args=(proc.stderr, err_chunks))]
     if capture_stdout:
-        readers.append(threading.Thread(target=lambda: out_chunks.append(proc.stdout.read())))
+        readers.append(threading.Thread(target=_read_into, args=(proc.stdout, out_chunks)))
     for reader in readers:
         reader.daemon = True
         reader.start()
     if stdin is not None:
+        assert proc.stdin is not None
         try:
             proc.stdin.write(stdin)
         except BrokenPipeError:
@@ -94,7 +96,13 @@ def run(
     return Completed(tuple(argv), b"".join(out_chunks), stderr)
 
 
-def _reap(proc: subprocess.Popen, timeout_s: float) -> int | None:
+def _read_into(pipe: IO[bytes] | None, chunks: list[bytes]) -> None:
+    """Read a child's pipe to its end (run in a thread, so neither pipe can fill and block)."""
+    assert pipe is not None
+    chunks.append(pipe.read())
+
+
+def _reap(proc: subprocess.Popen[bytes], timeout_s: float) -> int | None:
     """Wait for the child (killing it after ``timeout_s``) with ``os.wait4``, so its own CPU
     time can be charged; returns its exit code, or None when it was killed for time."""
     timer = threading.Timer(timeout_s, proc.kill)
@@ -109,16 +117,18 @@ def _reap(proc: subprocess.Popen, timeout_s: float) -> int | None:
     return None if timed_out else proc.returncode
 
 
-def stream(argv: Sequence[str], *, frame_bytes: int, timeout_s: float = DEFAULT_TIMEOUT_S):
+def stream(
+    argv: Sequence[str], *, frame_bytes: int, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> Iterator[bytes]:
     """Yield fixed-size raw frames from an ffmpeg command that writes them to stdout.
 
     Memory stays bounded to one frame; the process is reaped and its failure raised.
     """
     argv = [str(a) for a in argv]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout is not None
     err_chunks: list[bytes] = []
-    reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
+    reader = threading.Thread(target=_read_into, args=(proc.stderr, err_chunks), daemon=True)
     reader.start()
     try:
         while True:

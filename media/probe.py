@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from media import ffmpeg
 from media.errors import FFmpegError, InputError
@@ -71,7 +72,8 @@ class MediaInfo:
     @property
     def streams_duration_s(self) -> float:
         """The longest stream's own duration (0.0 when no stream states one)."""
-        return max((s.duration_s for s in (*self.video, *self.audio)), default=0.0)
+        streams: tuple[VideoStream | AudioStream, ...] = (*self.video, *self.audio)
+        return max((s.duration_s for s in streams), default=0.0)
 
     def describe_streams(self) -> str:
         parts = [f"{v.codec} video" for v in self.video] + [f"{a.codec} audio" for a in self.audio]
@@ -109,7 +111,7 @@ def _int(value: object) -> int | None:
         return None
 
 
-def _rotation(stream: dict) -> int:
+def _rotation(stream: dict[str, Any]) -> int:
     for side in stream.get("side_data_list") or []:
         if "rotation" in side:
             return int(round(float(side["rotation"]))) % 360
@@ -117,7 +119,7 @@ def _rotation(stream: dict) -> int:
     return int(rotate) % 360 if rotate else 0
 
 
-def parse_probe(path: str, data: dict) -> MediaInfo:
+def parse_probe(path: str, data: dict[str, Any]) -> MediaInfo:
     """Turn ffprobe's JSON into a :class:`MediaInfo` (pure; tested without ffprobe)."""
     fmt = data.get("format") or {}
     videos: list[VideoStream] = []

@@ -1,6 +1,7 @@
 """Codec and bitstream compliance of a produced clip: what a player will actually see.
 
-Three sources, because each one alone misses something (../shared/NOTES.md, "H.264 delivery"):
+Three sources, because each one alone misses something (docs/ARCHITECTURE.md, "Measured facts",
+H.264 delivery):
 
 * ``media.probe`` (ffprobe): codec, profile, level, pix_fmt, size, rates, container side data.
 * The SPS VUI and SEI messages, read with the ``trace_headers`` bitstream filter: ffprobe

@@ -1,8 +1,9 @@
 """Measurements of one produced clip, read from the encoded file only (never from the plan).
 
-Loudness: ffmpeg's ebur128 via :mod:`media.loudness` (EBU R128 / ITU-R BS.1770-4, true peak).
+Loudness: ffmpeg's ebur128 via :mod:`media.render.loudness` (EBU R128 / ITU-R BS.1770-4, true peak).
 Framing: the share of sampled frames whose subject face sits on the vertical centre line.
-Decode: a full decode with FFmpeg's strictest error detection (../shared/NOTES.md).
+Decode: a full decode with FFmpeg's strictest error detection (docs/ARCHITECTURE.md,
+"Measured facts", corrupt H.264).
 Codec: :func:`qa.codec.inspect_codec`.
 """
 
@@ -14,10 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from blocks.settings import PipelineSettings
-from media import ffmpeg, loudness
+from media import ffmpeg
 from media.errors import FFmpegError, MediaError
-from media.faces import Box, track_faces
+from media.framing.detection import Box, track_faces
 from media.probe import MediaInfo
+from media.render import loudness
 from qa.codec import inspect_codec, probe_output
 from qa.records import ClipMeasurements
 
@@ -25,14 +27,15 @@ from qa.records import ClipMeasurements
 # too coarse to tell 90 % from 85 % on a 15 s clip.
 MIN_SAMPLE_FPS = 2.0
 # The whole frame is searched for faces every FULL_PASS_S, and whenever the faces known so far
-# are lost; in between only around them (a tenth of the cost, media.faces.track_faces). A cut
-# to another person is therefore seen at once, and a face that joins one later within 2 s.
+# are lost; in between only around them (a tenth of the cost, media.framing.detection.track_faces).
+# A cut to another person is therefore seen at once, and a face that joins one later within 2 s.
 FULL_PASS_S = 2.0
 # Frames are scaled to at most this width before detection. The detector scales each frame to
 # its smallest face (a share of the shorter side) itself, so more pixels would only cost decode.
 MAX_SAMPLE_WIDTH = 640
-# The strictest decode FFmpeg offers; -xerror stops at the first error (NOTES.md: catches every
-# NAL-length corruption and truncation, about half of the single byte flips in slice data).
+# The strictest decode FFmpeg offers; -xerror stops at the first error. It catches every
+# NAL-length corruption and truncation, about half of the single byte flips in slice data
+# (docs/ARCHITECTURE.md, "Measured facts").
 ERR_DETECT = "crccheck+bitstream+buffer+careful+explode"
 
 

@@ -196,8 +196,12 @@ def loudness_plot(
     series = [tuple(p) for p in momentary]
     pts = finite(series)
     ys = [p[1] for p in pts]
-    band = target_lufs is not None and tolerance_lu is not None
-    anchors = [target_lufs - tolerance_lu, target_lufs + tolerance_lu] if band else [-23.0]
+    band = (
+        (target_lufs, tolerance_lu)
+        if target_lufs is not None and tolerance_lu is not None
+        else None
+    )
+    anchors = [band[0] - band[1], band[0] + band[1]] if band else [-23.0]
     floor = min(anchors) - 30  # quieter than this (pauses, silence) sits on the bottom edge
     lo = max(floor, min(ys + anchors) - 2)
     hi = max(ys + anchors) + 2
@@ -210,14 +214,15 @@ def loudness_plot(
     body = _axes(f, "LUFS")
     legend = [("momentary", BLUE)]
     if band:
-        y_hi, y_lo = f.py(target_lufs + tolerance_lu), f.py(target_lufs - tolerance_lu)
+        target, tolerance = band
+        y_hi, y_lo = f.py(target + tolerance), f.py(target - tolerance)
         body.append(
             f'<rect class="band" x="{PAD_L}" y="{y_hi:.1f}" width="{W - PAD_L - PAD_R}" '
             f'height="{max(1.0, y_lo - y_hi):.1f}" fill="{GREEN}" fill-opacity="0.18"/>'
-            f'<line x1="{PAD_L}" y1="{f.py(target_lufs):.1f}" x2="{W - PAD_R}" '
-            f'y2="{f.py(target_lufs):.1f}" stroke="{GREEN}" stroke-dasharray="4 3"/>'
+            f'<line x1="{PAD_L}" y1="{f.py(target):.1f}" x2="{W - PAD_R}" '
+            f'y2="{f.py(target):.1f}" stroke="{GREEN}" stroke-dasharray="4 3"/>'
         )
-        legend.insert(0, (f"target {target_lufs:g} ± {tolerance_lu:g}", GREEN))
+        legend.insert(0, (f"target {target:g} ± {tolerance:g}", GREEN))
     body.append(_line(f, series, BLUE))
     body.append(_legend(legend))
     return _svg("loudness", title, body)

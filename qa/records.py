@@ -1,7 +1,7 @@
 """QA records: what was measured on a produced clip and what the gate decided.
 
 Frozen, slotted and picklable (they travel between Prefect tasks as results). Field names are
-the ``report.json`` contract (ARCHITECTURE.md, "Output contract"): extend, never rename.
+the ``report.json`` contract (docs/ARCHITECTURE.md, "Output contract"): extend, never rename.
 Colour names are FFmpeg's (``av_color_*_name``, as ffprobe prints them): ``bt709``,
 ``smpte2084``, ``arib-std-b67``, ``unknown`` for "unspecified" or "not signalled".
 """
@@ -9,6 +9,9 @@ Colour names are FFmpeg's (``av_color_*_name``, as ffprobe prints them): ``bt709
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# A JSON-friendly observed value: what a check reports and the job database stores.
+Value = str | float | int | bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,28 +89,38 @@ class ClipMeasurements:
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """One gate check: ``value`` is what was observed (the worst clip's value for per-clip
-    checks), ``threshold`` a readable statement of the rule. Both are JSON-friendly."""
+    """One gate check's outcome, for the job or for one clip. ``value`` is what was observed
+    (for a per-clip check judged over the job: the worst clip's value), ``threshold`` a
+    readable statement of the rule, ``lo``/``hi`` its bounds when it is a range (None: open,
+    or a set rule). All JSON-friendly; the check itself is declared in :mod:`qa.checks`."""
 
     name: str
     passed: bool
-    value: str | float | int | bool | None
+    value: Value
     threshold: str
+    lo: float | None = None
+    hi: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class JobQA:
-    """The gate's verdict on a job; ``clip_failures[i]`` names the checks clip ``i`` failed
-    (in the order the rows were given; job-level checks are not attributed to clips)."""
+    """The gate's verdict on a job. ``checks``: every check over the whole job;
+    ``clip_checks[i]``: the per-clip checks on clip ``i`` alone (in the order the rows were
+    given), each with that clip's value."""
 
     lu_spread: float
     passed: bool
     checks: tuple[Check, ...]
-    clip_failures: tuple[tuple[str, ...], ...]
+    clip_checks: tuple[tuple[Check, ...], ...] = ()
 
     @property
     def failed_checks(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.checks if not c.passed)
+
+    @property
+    def clip_failures(self) -> tuple[tuple[str, ...], ...]:
+        """The checks each clip failed (job-level checks are not attributed to clips)."""
+        return tuple(tuple(c.name for c in checks if not c.passed) for checks in self.clip_checks)
 
     def check(self, name: str) -> Check:
         """The check called ``name``; KeyError naming the known checks otherwise."""

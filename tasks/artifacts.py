@@ -4,7 +4,8 @@ Prefect rejects keys that are not lowercase letters, digits and dashes, failing 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
+from uuid import UUID
 
 _KEY = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -70,10 +71,14 @@ class ClipProgress:
         from prefect.artifacts import create_progress_artifact
 
         self.total, self.finished = max(1, total), 0
-        self.id = create_progress_artifact(
-            progress=0.0,
-            key=artifact_key("clips", job_id),
-            description=f"Clips of job {job_id} rendered and checked ({total} planned)",
+        # Outside an async context Prefect runs this synchronously and returns the id.
+        self.id = cast(
+            UUID,
+            create_progress_artifact(
+                progress=0.0,
+                key=artifact_key("clips", job_id),
+                description=f"Clips of job {job_id} rendered and checked ({total} planned)",
+            ),
         )
 
     def done(self, outcome: Any) -> Any:

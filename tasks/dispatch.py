@@ -1,4 +1,4 @@
-"""Run a job's GPU stages as their own deployment on the ``gpu`` work pool.
+"""Run a clip's gpu stages (framing, render) as a deployment on the ``gpu`` work pool.
 
 :func:`dispatch_frame_render` calls the ``frame-and-render-clip`` deployment through
 ``run_deployment`` (a sub-flow in the UI) inside a cached task: its key is the content of the
@@ -6,22 +6,25 @@ inputs, so a retried parent reuses finished GPU work instead of dispatching it a
 child's return value comes back through Prefect result storage (local on one machine, an S3
 bucket block via ``PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK`` in production); the clip file
 through ``stage_store`` (an ``s3://`` prefix) when given, else the shared work directory.
+The flow it calls is deployed from ``flows/gpu_stages.py``; this module knows it by name only.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 from prefect import task
 
 from blocks.settings import PipelineSettings
 from media.errors import ClipflowError
-from media.highlights import ClipPlan
 from media.ingest import Source
-from media.transcript import Transcript
-from tasks.stages import CACHED, RenderedClip, job_work_dir
+from media.selection.candidates import ClipPlan
+from media.transcript.records import Transcript
+from tasks.caching import CACHED
+from tasks.records import FramedAndRendered, RenderedClip
+from tasks.workdir import clip_work_dir
 
 GPU_DEPLOYMENT = "frame-and-render-clip/frame-and-render-clip"
 
@@ -64,49 +67,50 @@ def import_rendered(clip: RenderedClip, folder: Path, settings: PipelineSettings
 @task(name="dispatch-frame-render", **CACHED)
 def dispatch_frame_render(
     source: Source,
-    plan: ClipPlan,
+    clip: ClipPlan,
     text: Transcript,
     settings: PipelineSettings,
     deployment: str = GPU_DEPLOYMENT,
     stage_store: str | None = None,
     timeout_s: float = 3600,
-) -> tuple[tuple[Any, list], tuple[RenderedClip, list]]:
-    """Frame and render one clip on the gpu pool: what :func:`frame_clip` and
-    :func:`render_clip` would have returned, the clip's files named by ``stage_store`` URIs
-    when one is given (see :func:`localise`)."""
+) -> FramedAndRendered:
+    """Frame and render one clip on the gpu pool; the clip's files named by ``stage_store``
+    URIs when one is given (see :func:`localise`). The gpu machine's own settings supply what
+    is local to it (:meth:`PipelineSettings.portable`)."""
+    from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
 
-    from flows.gpu_stages import portable_settings
-
-    run = run_deployment(
-        name=deployment,
-        parameters={
-            "source": source,
-            "plan": plan,
-            "text": text,
-            "settings": portable_settings(settings),
-            "stage_store": stage_store,
-        },
-        timeout=timeout_s,
-        as_subflow=True,
+    run = cast(
+        FlowRun,
+        run_deployment(
+            name=deployment,
+            parameters={
+                "source": source,
+                "clip": clip,
+                "text": text,
+                "settings": settings.portable(),
+                "stage_store": stage_store,
+            },
+            timeout=timeout_s,
+            as_subflow=True,
+        ),
     )
     state = run.state
     if state is None or not state.is_completed():
         raise DispatchError(
-            f"{deployment}: clip {plan.index} run {run.name} ended "
+            f"{deployment}: clip {clip.index} run {run.name} ended "
             f"{state.name if state else 'without a state'} (expected Completed)"
         )
-    return state.result()
+    outcome: FramedAndRendered = state.result()
+    return outcome
 
 
 def localise(
-    outcome: tuple[tuple[Any, list], tuple[RenderedClip, list]],
-    source: Source,
-    settings: PipelineSettings,
-) -> tuple[tuple[Any, list], tuple[RenderedClip, list]]:
+    outcome: FramedAndRendered, source: Source, settings: PipelineSettings
+) -> FramedAndRendered:
     """A dispatch's outcome with the clip's files on this machine. Kept out of the cached task
     on purpose: the cache holds URIs, valid wherever a retried parent runs."""
-    framing, (clip, costs) = outcome
-    folder = job_work_dir(source, settings) / f"clip-{clip.index:02d}"
-    folder.mkdir(parents=True, exist_ok=True)
-    return framing, (import_rendered(clip, folder, settings), costs)
+    folder = clip_work_dir(source, outcome.rendered.index, settings)
+    return dataclasses.replace(
+        outcome, rendered=import_rendered(outcome.rendered, folder, settings)
+    )

@@ -22,7 +22,8 @@ from prefect import task
 from blocks.settings import PipelineSettings
 from media.errors import InputError, StorageError
 from tasks import storage
-from tasks.common import stable_digest
+from tasks.caching import stable_digest
+from tasks.retries import TRANSIENT_RETRIES
 
 DEFAULT_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v", ".webm")
 SIDECAR_SUFFIXES = (".vtt", ".srt")
@@ -125,17 +126,9 @@ def _file_chunks(path: str) -> Iterator[bytes]:
 # --- S3 calls ------------------------------------------------------------------------------
 
 
-def _retry_s3(task: Any, task_run: Any, state: Any) -> bool:
-    try:
-        state.result()
-    except BaseException as exc:  # noqa: BLE001 - classified, not swallowed
-        return storage.is_transient(exc)
-    return False
-
-
 def _s3_call(loc: storage.S3Location, call: Callable[[], Any]) -> Any:
     """Run one S3 call; a missing bucket is the user's ``InputError``, the rest ``StorageError``
-    (which ``_retry_s3`` retries when ``storage.is_transient`` says so)."""
+    (which the tasks retry when :func:`tasks.retries.is_transient` says so)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -150,7 +143,7 @@ def _s3_call(loc: storage.S3Location, call: Callable[[], Any]) -> Any:
 # --- tasks ---------------------------------------------------------------------------------
 
 
-@task(name="list-inbox", retries=3, retry_delay_seconds=[2, 4, 8], retry_condition_fn=_retry_s3)
+@task(name="list-inbox", **TRANSIENT_RETRIES)
 def list_inbox(
     inbox: str, suffixes: tuple[str, ...], settings: PipelineSettings
 ) -> list[InboxItem]:
@@ -173,9 +166,7 @@ def _sha256_key(context: Any, inputs: dict[str, Any]) -> str:
     name="content-sha256",
     cache_key_fn=_sha256_key,
     persist_result=True,
-    retries=3,
-    retry_delay_seconds=[2, 4, 8],
-    retry_condition_fn=_retry_s3,
+    **TRANSIENT_RETRIES,
 )
 def content_sha256(item: InboxItem, settings: PipelineSettings) -> str:
     """sha256 of the item's bytes, streamed; cached on its fingerprint (see module docstring).

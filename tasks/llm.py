@@ -17,9 +17,10 @@ from typing import Any
 
 import httpx
 
-from media.highlights import ClipPlan
-from media.llm_ranking import LlmAnswerError, apply_picks, build_messages, read_answer
-from tasks.common import CostItem
+from media.selection.candidates import ClipPlan
+from media.selection.llm_ranking import LlmAnswerError, apply_picks, build_messages, read_answer
+from tasks.costs import CostItem
+from tasks.records import SelectionMethod
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +29,14 @@ BACKOFF_S = 0.25  # first retry delay; doubled for each further retry
 STAGE = "highlights"
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class LlmOutcome:
-    """What the ranking produced: the model's plans, or ``None`` and why the caller should use
+    """What the ranking produced: the model's picks, or ``None`` and why the caller should use
     the offline selection. ``reason`` is "" when the answer was used as is."""
 
-    plans: list[ClipPlan] | None
-    costs: list[CostItem]
-    method: str  # "llm" | "offline"
+    picks: tuple[ClipPlan, ...] | None
+    costs: tuple[CostItem, ...]
+    method: SelectionMethod  # LLM, or OFFLINE when the caller should fall back
     reason: str
 
 
@@ -155,7 +156,7 @@ def _usage_cost(
 
 def _offline(reason: str, costs: list[CostItem]) -> LlmOutcome:
     log.warning("%s; using the offline selection", reason)
-    return LlmOutcome(None, costs, "offline", reason)
+    return LlmOutcome(None, tuple(costs), SelectionMethod.OFFLINE, reason)
 
 
 def rank_with_llm(
@@ -212,4 +213,5 @@ def rank_with_llm(
     notes = [usage_note] if usage_note else []
     if dropped:
         notes.append("dropped from the answer: " + "; ".join(dropped))
-    return LlmOutcome(apply_picks(picks, shortlist), [cost], "llm", "; ".join(notes))
+    chosen = tuple(apply_picks(picks, shortlist))
+    return LlmOutcome(chosen, (cost,), SelectionMethod.LLM, "; ".join(notes))

@@ -1,8 +1,8 @@
-"""Publishing a job: clips into a fresh job directory, the report last, artifacts, records."""
+"""Publishing a job: clips and sidecars into a fresh job directory, the report last, then the
+Prefect artifacts; to S3 when the output is an ``s3://`` prefix."""
 
 from __future__ import annotations
 
-import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -10,8 +10,8 @@ from typing import Any
 from prefect import task
 
 from blocks.settings import PipelineSettings
-from tasks import jobdb
-from tasks.common import TRANSIENT_RETRIES, CostItem
+from tasks.records import RenderedClip
+from tasks.retries import TRANSIENT_RETRIES
 
 
 def new_job_dir(out: Path, job_id: str) -> Path:
@@ -31,6 +31,16 @@ def _install(staged: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         staged.rename(final)
+
+
+def job_texts(plan_json: str, rendered: list[RenderedClip]) -> dict[str, str]:
+    """The job directory's text files by relative path: the plan it rendered (to edit and
+    render again) and each clip's captions."""
+    texts = {"plan.json": plan_json}
+    for clip in rendered:
+        for kind, path in clip.captions.items():
+            texts[f"clips/clip-{clip.index:02d}.{kind}"] = Path(path).read_text(encoding="utf-8")
+    return texts
 
 
 def link_clip(rendered_path: str, index: int, clips_dir: Path) -> Path:
@@ -94,18 +104,6 @@ def _assemble(
     write_report(folder, report)
 
 
-def s3_write_costs(sizes_bytes: list[int]) -> list[CostItem]:
-    """Publishing to S3: PUTs (boto3 goes multipart above 8 MiB: initiate, parts, complete)
-    and one month of storage for what was published."""
-    part = 8 << 20
-    puts = sum(1 if size <= part else 2 + math.ceil(size / part) for size in sizes_bytes)
-    gb = sum(sizes_bytes) / 1e9
-    return [
-        CostItem("publish", "s3", puts, "put_requests", 0.0),
-        CostItem("publish", "s3", round(gb, 6), "gb_month", 0.0),
-    ]
-
-
 @task(name="publish-s3", **TRANSIENT_RETRIES)
 def publish_to_s3(job_dir: str, prefix_uri: str, settings: PipelineSettings) -> list[str]:
     """Upload a finished job directory below ``prefix_uri``, the report last, then drop the
@@ -117,39 +115,3 @@ def publish_to_s3(job_dir: str, prefix_uri: str, settings: PipelineSettings) -> 
     )
     shutil.rmtree(job_dir, ignore_errors=True)
     return uploaded
-
-
-@task(name="record", **TRANSIENT_RETRIES)
-def record_job(db: str, job_id: str, report: dict[str, Any]) -> str:
-    """Clips, QA checks, cost items and the final status in the job database (idempotent)."""
-    jobdb.record_clips(
-        db,
-        job_id,
-        [
-            {
-                "index": c["index"],
-                "path": c["path"],
-                "start_s": c["start_s"],
-                "end_s": c["end_s"],
-                "duration_s": c["duration_s"],
-                "text": c["text"],
-                "score": c["score"],
-                "speaker": c["speaker"],
-                "passed": c["qa"]["passed"],
-            }
-            for c in report["clips"]
-        ],
-    )
-    jobdb.record_qa(db, job_id, [{"clip_index": None, **c} for c in report["qa"]["checks"]])
-    jobdb.record_costs(db, job_id, report["cost"]["items"])
-    failed = [c["name"] for c in report["qa"]["checks"] if not c["passed"]]
-    status = jobdb.JobStatus.SUCCEEDED if report["qa"]["passed"] else jobdb.JobStatus.QA_FAILED
-    jobdb.finish_job(
-        db,
-        job_id,
-        status,
-        reason=f"QA failed: {', '.join(failed)}" if failed else None,
-        wall_s=report["timings"]["wall_s"],
-        total_usd=report["cost"]["total_usd"],
-    )
-    return str(status)

@@ -7,7 +7,8 @@ no key (``../../etc/x``, ``/abs``, control characters) can write outside that di
 
 Errors: a missing object or bucket is the input's fault (:class:`InputError`, never retried);
 everything else from botocore becomes :class:`StorageError` naming the URI, chained to the
-botocore error so :func:`is_transient` can tell a 503 from an access denial.
+botocore error so the retry rule (:func:`tasks.retries.is_transient`) can tell a 503 from an
+access denial.
 """
 
 from __future__ import annotations
@@ -34,13 +35,6 @@ if TYPE_CHECKING:
 # Codes that mean "the thing named is not there": deterministic, the job is rejected.
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _NO_BUCKET = {"NoSuchBucket"}
-# 4xx codes worth retrying (S3 and botocore's own lists of throttling/timeouts).
-_TRANSIENT_CODES = {
-    "408", "429", "RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
-    "SlowDown", "Throttling", "ThrottlingException", "RequestThrottled", "TooManyRequests",
-    "TooManyRequestsException", "RequestLimitExceeded", "BandwidthLimitExceeded",
-    "InternalError", "ServiceUnavailable", "OperationAborted",
-}  # fmt: skip
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 _UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
 MAX_NAME_BYTES = 200
@@ -225,7 +219,8 @@ def _make_client(
 # --- errors -------------------------------------------------------------------------------
 
 
-def _error_code(exc: BaseException) -> tuple[str, int | None]:
+def error_code(exc: BaseException) -> tuple[str, int | None]:
+    """A botocore error's code and HTTP status ("", None when it carries no response)."""
     response = getattr(exc, "response", None) or {}
     code = str(response.get("Error", {}).get("Code", ""))
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -257,36 +252,13 @@ def _s3_errors(loc: S3Location) -> Iterator[None]:
     except (ClientError, BotoCoreError, Boto3Error, RetriesExceededError) as exc:
         inner = _unwrap(exc)
         if isinstance(inner, ClientError):
-            code, status = _error_code(inner)
+            code, status = error_code(inner)
             if code in _NO_BUCKET:
                 raise InputError(f"{loc}: bucket not found") from inner
             if code in _NOT_FOUND:
                 raise InputError(f"{loc}: object not found") from inner
             raise StorageError(f"{loc}: {code or status}: {inner}") from inner
         raise StorageError(f"{loc}: {type(inner).__name__}: {inner}") from inner
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether retrying might help: 5xx, throttling, timeouts and dropped connections.
-
-    For a :class:`StorageError` the chained botocore error decides (an access denial is not
-    transient); an :class:`InputError` never is. Usable as a Prefect ``retry_condition_fn``
-    body: ``is_transient(state.result(raise_on_failure=False))``.
-    """
-    from botocore.exceptions import ClientError, HTTPClientError
-    from botocore.exceptions import ConnectionError as BotoConnectionError
-
-    if isinstance(exc, InputError):
-        return False
-    if isinstance(exc, StorageError):
-        cause = exc.__cause__
-        return True if cause is None else is_transient(cause)
-    if isinstance(exc, ClientError):
-        code, status = _error_code(exc)
-        return code in _TRANSIENT_CODES or (status is not None and status >= 500)
-    if isinstance(exc, HTTPClientError | BotoConnectionError):
-        return True  # connect/read timeouts, endpoint unreachable, connection closed
-    return isinstance(exc, TimeoutError | ConnectionResetError | ConnectionAbortedError)
 
 
 # --- read ---------------------------------------------------------------------------------

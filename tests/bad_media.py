@@ -118,7 +118,7 @@ def corrupt_timing(vtt: str, cue: int) -> str:
 
 def overlapping(vtt: str, *, by_s: float) -> str:
     """``vtt`` with every cue held ``by_s`` longer, over the next one (rolling captions)."""
-    from media.transcript import format_timestamp, parse_cues
+    from media.transcript.cues import format_timestamp, parse_cues
 
     cues = parse_cues(vtt, name="vtt")
     return "WEBVTT\n\n" + "\n".join(

@@ -15,7 +15,8 @@ import pytest
 
 # === test environment (owner: flows) =============================================================
 # Prefect and clipflow keep state under their homes: point both at a private temp dir BEFORE
-# anything imports prefect, so cached results never leak between test sessions (NOTES.md).
+# anything imports prefect, so cached results never leak between test sessions
+# (docs/ARCHITECTURE.md, "Measured facts").
 _TEST_HOME = Path(tempfile.mkdtemp(prefix="clipflow-tests-"))
 os.environ["PREFECT_HOME"] = str(_TEST_HOME / "prefect")
 os.environ["CLIPFLOW_HOME"] = str(_TEST_HOME / "clipflow")
@@ -58,7 +59,7 @@ def prefect_server() -> Iterator[None]:
 
 # === end of test environment =====================================================================
 
-# === storage and job database fixtures (owner: tasks/jobdb.py, tasks/storage.py) ==============
+# === storage and job database fixtures (owner: tasks/jobs/, tasks/storage.py) ==================
 # s3_server: a moto S3 server on loopback for the session. job_db_url: a fresh, migrated-on-use
 # job database per test, on SQLite and on PostgreSQL (from $CLIPFLOW_TEST_PG_URL, else skipped).
 
@@ -111,12 +112,12 @@ def job_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     clipflow_test_<session>_<random>, reached through search_path) dropped after the test."""
     import sqlalchemy as sa
 
-    from tasks import jobdb
+    from tasks import jobs
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'jobs.sqlite'}"
         yield url
-        jobdb.dispose_engine(url)
+        jobs.dispose_engine(url)
         return
 
     admin: sa.Engine = request.getfixturevalue("_pg_admin")
@@ -129,7 +130,7 @@ def job_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         .render_as_string(hide_password=False)
     )
     yield url
-    jobdb.dispose_engine(url)
+    jobs.dispose_engine(url)
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 

@@ -18,7 +18,8 @@ Sets, each at the size the pipeline analyses:
   thread (the detector's own threads count) and per wall-clock second over two threads.
 
 Measured November 2026 on the 2-core machine, busy with other jobs (CPU-time figures hold up;
-the two-thread column is noisy). ``clipflow`` is media.faces.detect_faces (HOG, faces from 8 %
+the two-thread column is noisy). ``clipflow`` is media.framing.detection.detect_faces (HOG, faces
+from 8 %
 of the shorter side, plus a padded pass for large faces and sub-cell placement):
 
     detector     photos          astronaut      texture  videos        fps/CPU  fps 2 thr
@@ -46,12 +47,12 @@ from pathlib import Path
 
 import numpy as np
 
-import media
 from media import ffmpeg
-from media.faces import Box, detect_faces, detect_faces_near, to_grey
+from media.framing.detection import Box, detect_faces, detect_faces_near, to_grey
+from media.sample.generator import FACE_PHOTO
 
 Detector = Callable[[np.ndarray], list[Box]]
-ASSET = Path(media.__file__).parent / "assets" / "astronaut_face.jpg"
+ASSET = FACE_PHOTO
 # The astronaut's face in the 320×320 asset (x, y, w, h), checked by eye.
 ASSET_FACE = (112, 66, 96, 96)
 
@@ -344,7 +345,8 @@ def qa_ratios(media_dir: Path) -> None:
     import tempfile
 
     from blocks.settings import PipelineSettings
-    from media.framing import analyse_window, plan_framing, sendcmd_script
+    from media.framing.analysis import analyse_window
+    from media.framing.framing_plan import plan_framing, sendcmd_script
     from media.probe import probe
     from qa.measure import face_centered_ratio
 

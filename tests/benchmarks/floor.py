@@ -27,9 +27,9 @@ from pathlib import Path
 
 from blocks.settings import PipelineSettings
 from media import cpu, ffmpeg
-from media.framing import analysis_argv, analysis_size
+from media.framing.analysis import analysis_argv, analysis_size
 from media.probe import probe
-from media.render import EncodeSpec
+from media.render.encode import EncodeSpec
 
 
 @dataclass(frozen=True, slots=True)

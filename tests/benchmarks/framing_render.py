@@ -4,13 +4,16 @@ Run: ``.venv/bin/python -m tests.benchmarks.framing_render [--minutes M] [--clip
 [--source FILE --transcript FILE] [--json FILE]``. The file name does not match pytest's
 ``test_*.py``, so it is never collected.
 
-Without ``--source`` it generates a two-person gallery sample (:func:`media.sample.make_sample`)
-and uses its WebVTT sidecar. The clips are chosen as the pipeline does (``highlights.select``
+Without ``--source`` it generates a two-person gallery sample
+(:func:`media.sample.generator.make_sample`)
+and uses its WebVTT sidecar. The clips are chosen as the pipeline does (``select``
 with the default settings). Each clip is framed once (``analyse_window`` + ``plan_framing``, as
-``tasks.stages.frame_clip``), its audio normalised once (as ``render_clip``), and its video
-encoded at each output size of the aspect (9:16: 720×1280 and 1080×1920; the pipeline picks one
-by upscale factor, here both are forced), then measured: QA's face-centred ratio
-(``qa.measure``) and the camera's reversals/s and p99 pan speed (``media.camera_metrics``, in
+``tasks.framing.frame_clip``), its audio normalised once (as ``tasks.render.render_clip``), and
+its video encoded from the pipeline's render plan (``media.render.plan``) at each output size of
+the aspect (9:16: 720×1280 and 1080×1920; the pipeline picks one by upscale factor, here both
+are forced), then measured: QA's face-centred ratio
+(``qa.measure``) and the camera's reversals/s and p99 pan speed (``media.framing.camera_metrics``,
+in
 source px per output frame).
 
 Per size it prints a markdown table and a JSON document (stdout, or ``--json FILE``):
@@ -24,6 +27,7 @@ on a shared machine the wall figures are only as good as it was idle.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -36,10 +40,16 @@ from pathlib import Path
 from typing import Any
 
 from blocks.settings import PipelineSettings
-from media import audio, cpu, ffmpeg, framing, highlights, render
-from media.camera_metrics import measure_plan
+from media import cpu, ffmpeg
+from media.framing.analysis import analyse_window
+from media.framing.camera_metrics import measure_plan
+from media.framing.framing_plan import plan_framing
 from media.probe import probe
-from media.transcript import read_transcript
+from media.render import audio
+from media.render.encode import OUTPUT_SIZES, EncodeSpec, choose_encoder
+from media.render.plan import RenderOptions, plan_render
+from media.selection.candidates import SelectionRules, select
+from media.transcript.reader import read_transcript
 
 
 @dataclass
@@ -85,12 +95,12 @@ class ClipRun:
 def choose_clips(video: Path, vtt: Path, n: int, settings: PipelineSettings):
     info = probe(video)
     text = read_transcript(vtt, duration_s=info.duration_s)
-    rules = highlights.SelectionRules(
+    rules = SelectionRules(
         max_clips=n, min_clip_s=settings.min_clip_s, max_clip_s=settings.max_clip_s,
         min_gap_s=settings.min_gap_s, lead_in_s=settings.lead_in_s,
         tail_out_s=settings.tail_out_s,
     )  # fmt: skip
-    plans = highlights.select(text, rules)
+    plans = select(text, rules)
     if not plans:
         raise SystemExit(f"{vtt}: no clip of {settings.min_clip_s}-{settings.max_clip_s} s found")
     return info, text, plans
@@ -107,38 +117,37 @@ def run_clip(
     sentences = text.sentences[plan.first_sentence : plan.last_sentence + 1]
     speech = [(s.start_s - plan.start_s, s.end_s - plan.start_s, s.speaker) for s in sentences]
     with metered() as framing_m:
-        analysis = framing.analyse_window(
+        analysis = analyse_window(
             src, plan.start_s, plan.duration_s, width, height,
             fps=settings.analysis_fps, width=settings.analysis_width,
         )  # fmt: skip
-        framed = framing.plan_framing(
+        framed = plan_framing(
             analysis, src_w=width, src_h=height, aspect=settings.aspect, speech=speech
         )
     work.mkdir(parents=True, exist_ok=True)
+    options = RenderOptions(
+        aspect=settings.aspect, max_fps=settings.max_fps, no_face_fill=settings.no_face_fill,
+        burn_captions=False, encode=EncodeSpec(encoder, settings.x264_preset, settings.crf),
+    )  # fmt: skip
+    renders = [
+        plan_render(plan, framed, info.video[0], source_path=src, folder=work,
+                    options=dataclasses.replace(options, size=size))
+        for size in sizes
+    ]  # fmt: skip
     with metered() as audio_m:
-        sound = audio.normalise_clip_audio(
-            src, work / "audio.m4a", start_s=plan.start_s, duration_s=plan.duration_s,
+        audio.normalise_clip_audio(
+            src, renders[0].audio_path, start_s=plan.start_s, duration_s=plan.duration_s,
             target_lufs=settings.target_lufs, ceiling_dbtp=settings.max_true_peak_dbtp,
         )  # fmt: skip
-    cmds = work / "crop.cmd"
-    cmds.write_text(framing.sendcmd_script(framed))
-    fps = render.output_fps(info.video[0].fps, settings.max_fps)
-    camera = measure_plan(framed, plan.duration_s, fps)
+    camera = measure_plan(framed, plan.duration_s, renders[0].fps)
     runs = []
-    for out_w, out_h in sizes:
-        out = work / f"clip-{out_w}x{out_h}.mp4"
-        vf = render.video_filter(
-            crop_w=framed.crop_w, crop_h=framed.crop_h, x0=framed.keys[0].x,
-            y0=framed.keys[0].y, out_w=out_w, out_h=out_h, fps=fps, sendcmd_path=str(cmds),
-        )  # fmt: skip
-        spec = render.EncodeSpec(encoder, settings.x264_preset, settings.crf)
+    for render in renders:
+        out_w, out_h = render.width, render.height
+        if render.sendcmd_path and render.sendcmd is not None:
+            render.sendcmd_path.write_text(render.sendcmd)
         with metered() as encode_m:
-            ffmpeg.run(
-                render.render_argv(
-                    src, sound.path, str(out), start_s=plan.start_s,
-                    duration_s=plan.duration_s, vf=vf, spec=spec,
-                )
-            )  # fmt: skip
+            ffmpeg.run(render.argv)
+        out = render.encoded_path.replace(work / f"clip-{out_w}x{out_h}.mp4")
         ratio = face_centered_ratio(str(out), probe_output(str(out)), settings)
         runs.append(
             ClipRun(
@@ -238,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     began = time.perf_counter()
     if args.source is None:
-        from media.sample import make_sample
+        from media.sample.generator import make_sample
 
         rec = make_sample(work / "sample.mp4", minutes=args.minutes, seed=args.seed,
                           workdir=work / "sample-cache")  # fmt: skip
@@ -247,8 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         video, vtt = args.source, args.transcript
     sample_s = time.perf_counter() - began
     info, text, plans = choose_clips(video, vtt, args.clips, settings)
-    sizes = render.OUTPUT_SIZES[settings.aspect]
-    encoder = render.choose_encoder(args.encoder)
+    sizes = OUTPUT_SIZES[settings.aspect]
+    encoder = choose_encoder(args.encoder)
     runs: list[ClipRun] = []
     for plan in plans:
         runs += run_clip(str(video), info, text, plan, sizes, settings,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 
 def _sample(minutes: float, work: Path):
-    from media.sample import make_sample
+    from media.sample.generator import make_sample
 
     video = work / f"sample-{minutes:g}min.mp4"
     if video.is_file() and video.with_suffix(".vtt").is_file():
@@ -37,7 +37,7 @@ def _sample(minutes: float, work: Path):
 
 def _case(video: Path, sidecar: Path | None, minutes: float) -> dict:
     from blocks.settings import PipelineSettings
-    from tasks.planning import plan_clips
+    from flows.plan_mode import plan_clips
 
     with tempfile.TemporaryDirectory(prefix="clipflow-bench-") as home:
         settings = PipelineSettings(home=Path(home))
@@ -55,7 +55,7 @@ def _case(video: Path, sidecar: Path | None, minutes: float) -> dict:
         "sentences": len(job.transcript.sentences),
         "clips": [
             {"start_s": p.start_s, "end_s": p.end_s, "title": p.title, "score": p.score}
-            for p in job.plans
+            for p in job.clips
         ],
     }
 

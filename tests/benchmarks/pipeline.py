@@ -43,7 +43,7 @@ GB = 1 << 30
 
 def sample(minutes: float, work: Path) -> tuple[Path, Path]:
     """The ``minutes``-long sample and its sidecar, generated once per ``work`` folder."""
-    from media.sample import make_sample
+    from media.sample.generator import make_sample
 
     video = work / f"sample-{minutes:g}min.mp4"
     if not (video.is_file() and video.with_suffix(".vtt").is_file()):

@@ -133,7 +133,7 @@ def worker(deployed, clipflow_env: ClipflowEnv, tmp_path_factory) -> Iterator[Pa
     try:
         yield log
     finally:
-        # An idle worker can ignore the first SIGTERM for 30 s (NOTES.md): signal its whole
+        # An idle worker can ignore the first SIGTERM for 30 s or more: signal its whole
         # group (it and the flow runs it started, all ours), then kill what is left.
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -154,7 +154,7 @@ class Recording:
 def recordings(tmp_path_factory) -> dict[int, Recording]:
     """Four different 30-s two-person recordings with WebVTT sidecars (seeds 11-14); they share
     the generator's speech and video caches, so only the first costs real time."""
-    from media.sample import make_sample
+    from media.sample.generator import make_sample
 
     folder = tmp_path_factory.mktemp("recordings")
     made = {}

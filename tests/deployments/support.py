@@ -33,8 +33,8 @@ def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: fl
 
 
 def flow_runs(deployment_id: str) -> list[Any]:
-    """Every flow run of a deployment, oldest first (explicit limit and sort: prefect 3.8.8's
-    client sends null for omitted ones, which the locked FastAPI rejects)."""
+    """Every flow run of a deployment, oldest first (explicit limit and sort: Prefect's client,
+    3.9.1 too, sends null for omitted ones, which FastAPI ≥ 0.151 rejects with a 422)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
     from prefect.client.schemas.sorting import FlowRunSort

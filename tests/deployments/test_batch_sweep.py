@@ -18,9 +18,10 @@ import pytest
 
 from blocks.loading import load_settings
 from blocks.settings import PipelineSettings
-from flows.batch_sweep import select, settings_hash
+from flows.batch_sweep import select
 from media.errors import StorageError
-from tasks import jobdb, storage
+from tasks import jobs, storage
+from tasks.caching import settings_hash
 from tasks.inbox import InboxItem, content_sha256, list_local, list_s3
 from tests.deployments.support import flow_runs, read_flow_run
 
@@ -106,22 +107,22 @@ def test_selection_against_the_job_database(tmp_path: Path, job_db_url: str) -> 
     sha = {Path(i.uri).stem: s for i, s in hashed}
     assert sha["a"] == hashlib.sha256(b"a" * 1000).hexdigest()
 
-    def record(name: str, status: jobdb.JobStatus, settings_key: str = key) -> str:
-        job = jobdb.start_job(
+    def record(name: str, status: jobs.JobStatus, settings_key: str = key) -> str:
+        job = jobs.start_job(
             job_db_url,
             source_uri=str(files[name]),
             source_sha256=sha[name],
             settings_hash=settings_key,
         )
-        jobdb.finish_job(job_db_url, job, status)
+        jobs.finish_job(job_db_url, job, status)
         return job
 
-    done_a = record("a", jobdb.JobStatus.SUCCEEDED)
-    record("c", jobdb.JobStatus.QA_FAILED)  # not a success: c is started again
-    record("d", jobdb.JobStatus.SUCCEEDED, settings_key="0" * 16)  # other settings: started
+    done_a = record("a", jobs.JobStatus.SUCCEEDED)
+    record("c", jobs.JobStatus.QA_FAILED)  # not a success: c is started again
+    record("d", jobs.JobStatus.SUCCEEDED, settings_key="0" * 16)  # other settings: started
 
     def done(digest: str) -> str | None:
-        found = jobdb.find_succeeded(job_db_url, digest, key)
+        found = jobs.find_succeeded(job_db_url, digest, key)
         return found.id if found else None
 
     todo, skipped = select(hashed, done, in_flight={str(files["e"])})
@@ -195,7 +196,7 @@ def test_sweeps_start_each_new_recording_once(
     assert runs[0].end_time <= runs[1].start_time  # max_concurrent=1: never two at once
     assert {r.parameters["transcript"] for r in runs} == {str(p.with_suffix(".vtt")) for p in first}
     for started in report.started:
-        job = jobdb.find_succeeded(clipflow_env.database_url, started.sha256, report.settings_hash)
+        job = jobs.find_succeeded(clipflow_env.database_url, started.sha256, report.settings_hash)
         assert job is not None and job.source_uri == started.source  # the hashes agree
 
     again = batch_sweep(**params)
@@ -217,7 +218,7 @@ def test_sweeps_start_each_new_recording_once(
     assert [(r.parameters["source"], r.state.name) for r in new] == [(str(third), "Completed")]
     assert new[0].parent_task_run_id is not None  # shown as a subflow of the sweep in the UI
     assert (
-        jobdb.find_succeeded(clipflow_env.database_url, recordings[13].sha256, report.settings_hash)
+        jobs.find_succeeded(clipflow_env.database_url, recordings[13].sha256, report.settings_hash)
         is not None
     )
     rows = sweep_table(sweep_run.id)
@@ -269,7 +270,7 @@ def test_s3_inbox_sweeps_start_only_new_content(
     assert report.skipped == ()
     run = read_flow_run(report.started[0].flow_run_id)
     assert run.parameters["transcript"] == f"s3://{bucket}/inbox/talk-12.vtt"
-    job = jobdb.find_succeeded(
+    job = jobs.find_succeeded(
         clipflow_env.database_url, recordings[12].sha256, report.settings_hash
     )  # the sweep's digest of the object is the job's digest of the downloaded file
     assert job is not None and job.source_uri == first
@@ -298,7 +299,7 @@ def test_s3_inbox_sweeps_start_only_new_content(
     assert rows[new][0] == "started"
     assert rows[first] == ("skipped", f"succeeded: job {job.id}")
     assert rows[f"s3://{bucket}/inbox/copies/same-bytes-12.mp4"] == rows[first]
-    assert jobdb.find_succeeded(
+    assert jobs.find_succeeded(
         clipflow_env.database_url, recordings[13].sha256, report.settings_hash
     )
 
@@ -349,5 +350,5 @@ def test_local_dispatch_runs_the_jobs_as_subflows(recordings, tmp_path, monkeypa
     ]
     for started in report.started:
         assert read_flow_run(started.flow_run_id).parent_task_run_id is not None  # a subflow
-        assert jobdb.find_succeeded(database_url, started.sha256, report.settings_hash)
+        assert jobs.find_succeeded(database_url, started.sha256, report.settings_hash)
     assert batch_sweep(**params).started == ()

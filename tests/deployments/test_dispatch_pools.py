@@ -261,10 +261,10 @@ def test_a_killed_worker_then_a_retried_run_resumes_from_cached_stages(
     later = [c for c in _children_of(run.id, gpu_pool.deployment_id) if c.id not in {
         f.id for f in first}]  # fmt: skip
     # Clips whose GPU stages finished before the kill were not framed or rendered again.
-    finished = {c.parameters["plan"]["index"] for c in first if c.state.is_completed()}
+    finished = {c.parameters["clip"]["index"] for c in first if c.state.is_completed()}
     assert finished
     for child in later:
-        if child.parameters["plan"]["index"] in finished:
+        if child.parameters["clip"]["index"] in finished:
             states = {t.name.split("-")[0] + "-" + t.name.split("-")[1]: t.state.name
                       for t in _newest_task_runs(child.id)}  # fmt: skip
             assert states.get("render-clip") == "Cached", states
@@ -313,9 +313,8 @@ def test_a_rendered_clip_travels_through_object_storage(s3_out: str, tmp_path) -
     """The gpu side uploads the clip and its captions and hands back URIs; the parent side
     downloads them; nothing local to the gpu machine is referenced."""
     from blocks.settings import PipelineSettings
-    from flows.gpu_stages import portable_settings
     from tasks.dispatch import export_rendered, import_rendered
-    from tasks.stages import RenderedClip
+    from tasks.records import RenderedClip
 
     made = tmp_path / "gpu"
     made.mkdir()
@@ -334,6 +333,6 @@ def test_a_rendered_clip_travels_through_object_storage(s3_out: str, tmp_path) -
     assert Path(back.captions["srt"]).read_text() == "1\n"
     assert Path(back.path).parent == (tmp_path / "cpu").resolve()
 
-    params = portable_settings(settings)
+    params = settings.portable()
     assert not {"home", "database_url", "aws_access_key_id", "aws_secret_access_key"} & set(params)
     assert PipelineSettings(**params).aspect == settings.aspect

@@ -59,9 +59,9 @@ def pg_databases() -> Iterator[tuple[str, str]]:
             jobs_url.render_as_string(hide_password=False),
         )
     finally:
-        from tasks import jobdb
+        from tasks import jobs
 
-        jobdb.dispose_engine(jobs_url.render_as_string(hide_password=False))
+        jobs.dispose_engine(jobs_url.render_as_string(hide_password=False))
         with admin.connect() as conn:
             for name in names:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -119,7 +119,7 @@ def test_ten_jobs_at_once_on_postgresql_with_cpu_and_gpu_workers(
     import httpx
     import sqlalchemy as sa
 
-    from media.sample import make_sample
+    from media.sample.generator import make_sample
 
     folder = tmp_path_factory.mktemp("pg-recordings")
     samples = [

@@ -207,13 +207,15 @@ def one_clip_on_the_gpu_pool(
 ) -> Any:
     """process-video's path to a dispatched clip, cut down to one clip and no QA."""
     from tasks.dispatch import dispatch_frame_render
-    from tasks.stages import ingest_source, ingest_transcript, load_transcript, select_highlights
+    from tasks.ingest import ingest_source, ingest_transcript
+    from tasks.selection import select_highlights
+    from tasks.transcript import load_transcript
 
-    src, _ = ingest_source(video, settings)
-    text, _ = load_transcript(src, ingest_transcript(vtt, settings), vtt, settings)
-    plan = select_highlights(src, text, 1, settings)[0]
+    src = ingest_source(video, settings).source
+    text = load_transcript(src, ingest_transcript(vtt, settings), vtt, settings).transcript
+    clip = select_highlights(src, text, 1, settings).clips[0]
     return dispatch_frame_render(
-        src, plan, text, settings, deployment=deployment, stage_store=stage_store
+        src, clip, text, settings, deployment=deployment, stage_store=stage_store
     )
 
 
@@ -258,15 +260,16 @@ def test_the_gpu_runs_return_value_reaches_the_parent_through_the_bucket(
         rec = recordings[14]
         # The parent signs with the credentials block only: no endpoint or keys of its own.
         settings = PipelineSettings(aws_credentials_block=f"creds-{tag}")
-        framing, (clip, _) = one_clip_on_the_gpu_pool(
+        outcome = one_clip_on_the_gpu_pool(
             str(rec.video), str(rec.transcript), settings,
             f"frame-and-render-clip/{name}", f"s3://{bucket}/stages",
         )  # fmt: skip
     finally:
         stop_worker(worker)
 
+    clip = outcome.rendered
     assert clip.path.startswith(f"s3://{bucket}/stages/") and clip.path.endswith(".mp4")
-    assert framing is not None
+    assert outcome.framed.framing is not None
     [child] = flow_runs(str(deployment_id))
     assert child.state.is_completed()
     record = child.state.data  # where the parent read the child's return value from

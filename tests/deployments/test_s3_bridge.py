@@ -25,7 +25,7 @@ import pytest
 from deployments import s3_bridge
 from deployments.events import parse_message, prefect_event
 from deployments.s3_bridge import BridgeStats, PrefectEventSink, run, sqs_client
-from tasks import jobdb
+from tasks import jobs
 from tests.deployments.support import flow_runs, read_flow_run, wait_for
 
 BUCKET = "clipflow-inbox"  # the bucket prefect.yaml's s3-ingest trigger matches
@@ -333,14 +333,14 @@ def test_the_triggered_run_makes_the_clips(ingest, worker, recordings, clipflow_
         interval=2,
     )
     assert final.state.is_completed(), worker.read_text()[-4000:]
-    job = jobdb.find_succeeded(clipflow_env.database_url, recordings[14].sha256, _settings_hash())
+    job = jobs.find_succeeded(clipflow_env.database_url, recordings[14].sha256, _settings_hash())
     assert job is not None and job.source_uri == ingest["obj"].uri
     assert os.path.isfile(os.path.join(job.job_dir, "report.json"))
 
 
 def _settings_hash() -> str:
     from blocks.loading import load_settings
-    from flows.batch_sweep import settings_hash
+    from tasks.caching import settings_hash
 
     return settings_hash(load_settings(None, aspect="9:16", max_clips=5))
 

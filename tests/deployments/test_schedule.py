@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tasks import jobdb
+from tasks import jobs
 from tests.deployments.conftest import REPO, ClipflowEnv, prefect_deploy_args
 from tests.deployments.support import prefect_server_stack, wait_for
 from tests.deployments.test_dispatch_pools import start_worker, stop_worker
@@ -51,7 +51,7 @@ def scheduled_stack(tmp_path_factory) -> Iterator[ScheduledStack]:
         ) as stack:
             yield ScheduledStack(stack.env, stack.api_url, stack.server_log, database_url, root)
     finally:
-        jobdb.dispose_engine(database_url)
+        jobs.dispose_engine(database_url)
 
 
 def _api(stack: ScheduledStack, method: str, path: str, **kwargs: Any) -> Any:
@@ -83,8 +83,9 @@ def _cli(env: dict[str, str], *args: str) -> None:
 def _scheduler_error(log: Path) -> str | None:
     """The last line of the first traceback the server logged for a scheduler task, if any.
 
-    (Prefect 3.8.8's scheduler raises ``Can't evaluate bulk DML statement`` under SQLAlchemy
-    2.1 and makes no run at all; the server itself stays healthy.)
+    (Prefect 3.8.8's scheduler raised ``Can't evaluate bulk DML statement`` under SQLAlchemy
+    2.1 and made no run at all while the server itself stayed healthy; 3.9.1 schedules under
+    2.1. This names such a failure instead of a bare timeout.)
     """
     lines = log.read_text(errors="replace").splitlines()
     for i, line in enumerate(lines):
@@ -126,7 +127,7 @@ def test_the_nightly_schedule_makes_runs_that_sweep_the_inbox(
         "--param", f"inbox={inbox}", "--param", f"out={out}", "--param", "poll_s=1",
     )  # fmt: skip
     sweep = _api(stack, "GET", "/deployments/name/batch-sweep/batch-sweep")
-    jobs = _api(stack, "GET", "/deployments/name/process-video/process-video")
+    deployment = _api(stack, "GET", "/deployments/name/process-video/process-video")
     assert [(s["schedule"]["cron"], s["schedule"]["timezone"]) for s in sweep["schedules"]] == [
         ("30 2 * * *", "UTC")
     ]
@@ -178,7 +179,7 @@ def test_the_nightly_schedule_makes_runs_that_sweep_the_inbox(
     assert finished["state_type"] == "COMPLETED", log.read_text()[-4000:]
 
     # It swept the inbox: one process-video run, for the one recording, as its subflow.
-    [job] = _flow_runs(stack, jobs["id"])
+    [job] = _flow_runs(stack, deployment["id"])
     assert job["parameters"]["source"] == str(inbox / "nightly.mp4")
     assert job["parameters"]["transcript"] == str(inbox / "nightly.vtt")
     assert job["state_type"] == "COMPLETED", log.read_text()[-4000:]
@@ -190,8 +191,8 @@ def test_the_nightly_schedule_makes_runs_that_sweep_the_inbox(
     assert all(_at(r["expected_start_time"]) > datetime.now(UTC) for r in left)
 
     from blocks.loading import load_settings
-    from flows.batch_sweep import settings_hash
+    from tasks.caching import settings_hash
 
     key = settings_hash(load_settings(None, aspect="9:16", max_clips=5))
-    record = jobdb.find_succeeded(stack.database_url, recording.sha256, key)
+    record = jobs.find_succeeded(stack.database_url, recording.sha256, key)
     assert record is not None and record.source_uri == str(inbox / "nightly.mp4")

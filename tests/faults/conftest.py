@@ -29,7 +29,7 @@ class Recording:
 def fault_sample(tmp_path_factory) -> Recording:
     """A 30-s two-person recording with its WebVTT sidecar (one clip's worth of talk)."""
     from media.probe import probe
-    from media.sample import make_sample
+    from media.sample.generator import make_sample
 
     folder = tmp_path_factory.mktemp("fault-sample")
     made = make_sample(folder / "talk.mp4", minutes=0.5, seed=21, workdir=folder / "cache")

@@ -25,19 +25,24 @@ from typing import Any
 import media.ffmpeg
 import qa.report
 from flows.process_video import process_video
-from tasks import publish, stages
+from tasks.framing import frame_clip
+from tasks.ingest import ingest_source
+from tasks.qa import qa_clip
+from tasks.record import record_job
+from tasks.selection import select_highlights
+from tasks.transcript import load_transcript
 
 PAUSE_ENV = "CLIPFLOW_FAULT_PAUSE_AT"
 MARKER_ENV = "CLIPFLOW_FAULT_MARKER"
 PAUSE_LIMIT_S = 600.0  # never hang a test run for ever: the test kills well before this
 
 TASK_BODIES = {
-    "ingest": stages.ingest_source,
-    "load-transcript": stages.load_transcript,
-    "select-highlights": stages.select_highlights,
-    "frame-clip": stages.frame_clip,
-    "qa-clip": stages.qa_clip,
-    "record": publish.record_job,
+    "ingest": ingest_source,
+    "load-transcript": load_transcript,
+    "select-highlights": select_highlights,
+    "frame-clip": frame_clip,
+    "qa-clip": qa_clip,
+    "record": record_job,
 }
 
 

@@ -49,9 +49,9 @@ def job_rows(database_url: str, *, sha256: str = "", uri: str = "") -> list[dict
     clip count."""
     import sqlalchemy as sa
 
-    from tasks import jobdb
+    from tasks import jobs
 
-    engine = jobdb.get_engine(database_url)
+    engine = jobs.get_engine(database_url)
     with engine.connect() as conn:
         rows = conn.execute(
             sa.text(

@@ -109,13 +109,13 @@ def test_a_retried_run_keeps_its_job_id() -> None:
     keep new_job_id's form (26 Crockford base32 characters, sorting by creation time)."""
     from datetime import UTC, datetime, timedelta
 
-    from tasks import jobdb
+    from tasks import jobs
 
     run, other = str(uuid.uuid4()), str(uuid.uuid4())
     created = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
-    first = jobdb.job_id_for_run(run, created)
-    assert first == jobdb.job_id_for_run(run, created)
-    assert first != jobdb.job_id_for_run(other, created)
-    assert first < jobdb.job_id_for_run(other, created + timedelta(milliseconds=1))
-    fresh = jobdb.new_job_id()
+    first = jobs.job_id_for_run(run, created)
+    assert first == jobs.job_id_for_run(run, created)
+    assert first != jobs.job_id_for_run(other, created)
+    assert first < jobs.job_id_for_run(other, created + timedelta(milliseconds=1))
+    fresh = jobs.new_job_id()
     assert len(first) == len(fresh) == 26 and set(first) <= set("0123456789abcdefghjkmnpqrstvwxyz")

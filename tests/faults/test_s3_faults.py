@@ -4,7 +4,7 @@ persistent failure ends the job with an error that names the object, and the job
 records it failed.
 
 botocore retries each request (``standard`` mode, 5 attempts, tasks/storage.py); the ingest
-and publish tasks retry transient storage errors on top (tasks/common.py).
+and publish tasks retry transient storage errors on top (tasks/retries.py).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import pytest
 
 from flows.cli import main
 from media.probe import probe
-from media.transcript import parse_cues
+from media.transcript.cues import parse_cues
 from tests import bad_media as bad
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server", "_any_score")]
@@ -55,7 +55,7 @@ def _any_score():
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory) -> Media:
-    from media.sample import make_sample
+    from media.sample.generator import make_sample
 
     root = tmp_path_factory.mktemp("bad-inputs")
     rec = make_sample(root / "talk.mp4", minutes=0.3, seed=3)
@@ -87,11 +87,11 @@ def _job_rows(source_uri: str) -> dict[str, tuple[str, str | None]]:
     import sqlalchemy as sa
 
     from blocks.settings import PipelineSettings
-    from tasks import jobdb
+    from tasks import jobs
 
     url = PipelineSettings().job_database_url
-    jobdb.ensure_schema(url)
-    with jobdb.get_engine(url).connect() as conn:
+    jobs.ensure_schema(url)
+    with jobs.get_engine(url).connect() as conn:
         rows = conn.execute(
             sa.text("SELECT id, status, failure_reason FROM jobs WHERE source_uri = :u"),
             {"u": source_uri},

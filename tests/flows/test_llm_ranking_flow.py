@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
+from tests.generated_media import sample_fixture
 from tests.helpers import sample_job_args
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
@@ -69,12 +70,7 @@ def chat_server():
         server.server_close()
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    from media.sample import make_sample
-
-    # Its own seed: this module's renders must not fill the cache other modules measure.
-    return make_sample(tmp_path_factory.mktemp("sample") / "talk.mp4", minutes=1.5, seed=4)
+sample = sample_fixture(minutes=1.5, seed=4)
 
 
 def _save_block(name: str, server, price_per_1m: float) -> None:

@@ -10,15 +10,11 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
-from media.highlights import boundary_clean
-from media.transcript import read_transcript
+from media.selection.candidates import boundary_clean
+from media.transcript.reader import read_transcript
+from tests.generated_media import sample_fixture
 
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    from media.sample import make_sample
-
-    return make_sample(tmp_path_factory.mktemp("plan") / "talk.mp4", minutes=1.5, seed=5)
+sample = sample_fixture(minutes=1.5, seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +103,7 @@ def test_run_renders_an_edited_plan(planned, sample, tmp_path, capsys) -> None:
 @pytest.mark.e2e
 @pytest.mark.usefixtures("prefect_server")
 def test_a_plan_for_another_recording_is_rejected(planned, tmp_path, capsys) -> None:
-    from media.sample import make_sample
+    from media.sample.generator import make_sample
 
     _, _, plan_path = planned
     other = make_sample(tmp_path / "other.mp4", minutes=0.5, seed=9)

@@ -17,20 +17,16 @@ from types import SimpleNamespace
 import pytest
 
 from flows.cli import main
-from media import loudness
 from media.probe import probe
-from media.transcript import parse_cues
+from media.render import loudness
+from media.transcript.cues import parse_cues
+from tests.generated_media import sample_fixture
 from tests.helpers import sample_job_args
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    from media.sample import make_sample
-
-    d = tmp_path_factory.mktemp("sample")
-    return make_sample(d / "talk.mp4", minutes=1.5, seed=3)
+sample = sample_fixture(minutes=1.5, seed=3)
 
 
 def _run(capsys, *args: str) -> tuple[int, str, str]:
@@ -49,20 +45,20 @@ def first_job(sample, tmp_path_factory):
             *sample_job_args(sample, out),
         ]
     )
-    jobs = sorted(p for p in out.iterdir() if p.is_dir())
-    return code, out, jobs
+    job_dirs = sorted(p for p in out.iterdir() if p.is_dir())
+    return code, out, job_dirs
 
 
 def test_job_succeeds_and_prints_the_job_dir(first_job) -> None:
-    code, out, jobs = first_job
+    code, out, job_dirs = first_job
     assert code == 0
-    assert len(jobs) == 1
-    assert (jobs[0] / "report.json").is_file() and (jobs[0] / "report.html").is_file()
+    assert len(job_dirs) == 1
+    assert (job_dirs[0] / "report.json").is_file() and (job_dirs[0] / "report.html").is_file()
 
 
 def test_report_matches_the_files(first_job, sample) -> None:
-    _, _, jobs = first_job
-    job = jobs[0]
+    _, _, job_dirs = first_job
+    job = job_dirs[0]
     report = json.loads((job / "report.json").read_text())
     src = report["source"]
     assert src["sha256"] == hashlib.sha256(sample.video_path.read_bytes()).hexdigest()
@@ -108,35 +104,45 @@ def test_report_matches_the_files(first_job, sample) -> None:
 
 def test_job_database_records_the_job(first_job) -> None:
     from blocks.settings import PipelineSettings
-    from tasks import jobdb
+    from tasks import jobs
 
-    _, _, jobs = first_job
-    record = jobdb.get_job(PipelineSettings().job_database_url, jobs[0].name)
+    _, _, job_dirs = first_job
+    record = jobs.get_job(PipelineSettings().job_database_url, job_dirs[0].name)
     assert record["status"] == "succeeded"
-    assert record["job_dir"] == str(jobs[0])
-    report = json.loads((jobs[0] / "report.json").read_text())
+    assert record["job_dir"] == str(job_dirs[0])
+    report = json.loads((job_dirs[0] / "report.json").read_text())
     assert record["total_usd"] == pytest.approx(report["cost"]["total_usd"])
+    # QA rows: each per-clip check once per clip, with that clip's verdict; job checks once.
+    stored = {(q["clip_index"], q["name"], q["passed"]) for q in record.qa_checks}
+    per_clip = {
+        (c["index"], k["name"], k["passed"]) for c in report["clips"] for k in c["qa"]["checks"]
+    }
+    job_level = {
+        (None, c["name"], c["passed"]) for c in report["qa"]["checks"] if c["scope"] == "job"
+    }
+    assert stored == per_clip | job_level
+    assert len(record.qa_checks) == len(per_clip) + len(job_level)
 
 
 def test_rerun_finishes_from_cache_without_touching_the_first_job(
     first_job, sample, capsys
 ) -> None:
-    _, out, jobs = first_job
-    before = {p: p.stat().st_mtime_ns for p in jobs[0].rglob("*")}
+    _, out, job_dirs = first_job
+    before = {p: p.stat().st_mtime_ns for p in job_dirs[0].rglob("*")}
     code, stdout, _ = _run(
         capsys,
         *sample_job_args(sample, out),
     )
     assert code == 0
     second = Path(stdout.strip().splitlines()[-1])
-    assert second != jobs[0] and second.parent == out
+    assert second != job_dirs[0] and second.parent == out
     report = json.loads((second / "report.json").read_text())
     # Cached stages cost nothing now: no frame or render work was done again.
     stages = {i["stage"] for i in report["cost"]["items"]}
     assert "render" not in stages and "frame" not in stages
-    first = json.loads((jobs[0] / "report.json").read_text())
+    first = json.loads((job_dirs[0] / "report.json").read_text())
     assert [c["start_s"] for c in report["clips"]] == [c["start_s"] for c in first["clips"]]
-    assert {p: p.stat().st_mtime_ns for p in jobs[0].rglob("*")} == before
+    assert {p: p.stat().st_mtime_ns for p in job_dirs[0].rglob("*")} == before
 
 
 @pytest.mark.parametrize(
@@ -155,7 +161,7 @@ def test_bad_input_exits_2_names_it_and_records_rejection(
     sample, tmp_path, capsys, args, reason
 ) -> None:
     from blocks.settings import PipelineSettings
-    from tasks import jobdb
+    from tasks import jobs
 
     argv = args(sample, tmp_path)
     code, stdout, stderr = _run(capsys, *argv, "--out", str(tmp_path / "out"))
@@ -164,7 +170,7 @@ def test_bad_input_exits_2_names_it_and_records_rejection(
     named = argv[-1] if "--transcript" in argv else argv[0]
     assert named in stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
-    engine = jobdb.get_engine(PipelineSettings().job_database_url)
+    engine = jobs.get_engine(PipelineSettings().job_database_url)
     with engine.connect() as conn:
         import sqlalchemy as sa
 
@@ -249,7 +255,7 @@ def test_s3_source(sample, s3_server, tmp_path, capsys, monkeypatch) -> None:
 
 def test_job_database_on_each_backend(sample, job_db_url, tmp_path, capsys, monkeypatch) -> None:
     """The same job recorded on SQLite and on PostgreSQL (stages come from the cache)."""
-    from tasks import jobdb
+    from tasks import jobs
 
     monkeypatch.setenv("CLIPFLOW_DATABASE_URL", job_db_url)
     code, stdout, _ = _run(
@@ -258,7 +264,7 @@ def test_job_database_on_each_backend(sample, job_db_url, tmp_path, capsys, monk
     )
     assert code == 0
     job_id = Path(stdout.strip().splitlines()[-1]).name
-    record = jobdb.get_job(job_db_url, job_id)
+    record = jobs.get_job(job_db_url, job_id)
     assert record["status"] == "succeeded"
 
 
@@ -291,8 +297,8 @@ def test_artifacts_with_the_expected_keys_exist(first_job) -> None:
     import httpx
     from prefect.settings import PREFECT_API_URL
 
-    _, _, jobs = first_job
-    job_id = jobs[0].name
+    _, _, job_dirs = first_job
+    job_id = job_dirs[0].name
     keys = [f"job-{job_id}", f"qa-{job_id}", f"cost-{job_id}", f"clips-{job_id}"]
     answer = httpx.post(
         f"{PREFECT_API_URL.value()}/artifacts/filter",
@@ -303,15 +309,15 @@ def test_artifacts_with_the_expected_keys_exist(first_job) -> None:
     by_key = {a["key"]: SimpleNamespace(**a) for a in answer.json()}
     assert set(by_key) == set(keys)
     assert by_key[f"clips-{job_id}"].data == pytest.approx(100.0)  # every clip finished
-    report = json.loads((jobs[0] / "report.json").read_text())
-    assert str(jobs[0] / "report.html") in by_key[f"job-{job_id}"].data
+    report = json.loads((job_dirs[0] / "report.json").read_text())
+    assert str(job_dirs[0] / "report.html") in by_key[f"job-{job_id}"].data
     qa_rows = json.loads(by_key[f"qa-{job_id}"].data)
     assert [r["check"] for r in qa_rows] == [c["name"] for c in report["qa"]["checks"]]
 
 
 def test_the_cost_ledger_adds_up_and_is_checked(first_job) -> None:
-    _, _, jobs = first_job
-    report = json.loads((jobs[0] / "report.json").read_text())
+    _, _, job_dirs = first_job
+    report = json.loads((job_dirs[0] / "report.json").read_text())
     items = report["cost"]["items"]
     assert report["cost"]["total_usd"] == pytest.approx(sum(i["usd"] for i in items), abs=1e-6)
     stages = report["cost"]["stages"]
@@ -332,7 +338,7 @@ def test_qa_failure_exits_1_keeps_the_clips_and_records_qa_failed(
 ) -> None:
     """A job over its budget fails exactly the cost check: exit 1, clips and report kept."""
     from blocks.settings import PipelineSettings
-    from tasks import jobdb
+    from tasks import jobs
 
     monkeypatch.setenv("CLIPFLOW_MAX_JOB_USD", "0.0000001")
     code, stdout, stderr = _run(
@@ -352,5 +358,5 @@ def test_qa_failure_exits_1_keeps_the_clips_and_records_qa_failed(
     assert report["qa"]["passed"] is False
     assert [c["name"] for c in report["qa"]["checks"] if not c["passed"]] == ["cost"]
     assert all((job_dir / c["path"]).is_file() for c in report["clips"])
-    record = jobdb.get_job(PipelineSettings().job_database_url, job_dir.name)
+    record = jobs.get_job(PipelineSettings().job_database_url, job_dir.name)
     assert record["status"] == "qa_failed" and "cost" in record["failure_reason"]

@@ -219,7 +219,7 @@ def test_build_context_sends_the_project_and_nothing_else(stage: str) -> None:
     ignore = (DOCKER / f"{stage}.Dockerfile.dockerignore").read_text()
     for path in [
         "pyproject.toml", "uv.lock", "README.md", "prefect.yaml", "flows/process_video.py",
-        "tasks/migrations/env.py", "media/errors.py", "qa/report.py", "blocks/settings.py",
+        "tasks/jobs/migrations/env.py", "media/errors.py", "qa/report.py", "blocks/settings.py",
         "deployments/pools.py", "infra/k8s/base-job-template-gpu.json",
     ]:  # fmt: skip
         assert sent_to_docker(path, ignore), f"{path} is not in the build context"

@@ -89,8 +89,9 @@ def _truncate(src, dest, fraction: float):
             r"truncated: .*\(\d+ %\) and its index \(moov atom\) is missing",
         ),
         (
+            # The mdat box ends the file: half of it is 50 % (49 % when the size is odd).
             lambda d, t: _truncate(d / "faststart.mp4", t / "cut_fs.mp4", 0.5),
-            r"truncated: the 'mdat' box needs \d+ bytes, the file ends at \d+ \(4\d %\)$",
+            r"truncated: the 'mdat' box needs \d+ bytes, the file ends at \d+ \((?:49|50) %\)$",
         ),
         (
             lambda d, t: _truncate(d / "faststart.mp4", t / "cut_fs90.mp4", 0.9),

@@ -19,14 +19,16 @@ import pytest
 
 from blocks.settings import PipelineSettings
 from media import ffmpeg
-from media.asr import transcribe
-from media.audio import extract_speech_wav_argv
 from media.errors import InputError
-from media.faces import detect_faces
-from media.framing import analyse_window, plan_framing
+from media.framing.analysis import analyse_window
+from media.framing.detection import detect_faces
+from media.framing.framing_plan import plan_framing
 from media.ingest import accept
 from media.probe import probe
-from media.transcript import Transcript, read_transcript
+from media.render.audio import extract_speech_wav_argv
+from media.transcript.asr import transcribe
+from media.transcript.reader import read_transcript
+from media.transcript.records import Transcript
 
 pytestmark = pytest.mark.real_media
 
@@ -398,7 +400,8 @@ def test_diarization_references_are_not_taken_for_transcripts(real_media: Path, 
 # === face detection ==============================================================================
 
 # Faces per photo, counted by eye on the photos scaled to 640 px wide (MANIFEST.md notes are
-# approximate). dlib's HOG detector (media/faces.py) finds 57 of these 59 (recall 0.97) with no
+# approximate). dlib's HOG detector (media/framing/detection.py) finds 57 of these 59 (recall 0.97)
+# with no
 # photo getting more boxes than faces; each box was checked by eye to sit on a face. Misses:
 # the third (3/4-view) Emma panel and the tilted head at the top left of 2008_007676 (OpenCV's
 # Haar cascade, used before, found 56). Not counted: the tiny crowd behind one bald_guys tile

@@ -3,7 +3,7 @@
 Media is small (360×640) and generated once per session: the compliant clip is 16 s (a valid
 clip length under the default thresholds); the rule-breaking files are 4 s and are judged with
 ``short_settings`` (shortest clip 3 s) so the suite stays fast. The face is composed from
-``media/assets/astronaut_face.jpg`` (public domain); when that file is missing, from the
+``media/sample/assets/astronaut_face.jpg`` (public domain); when that file is missing, from the
 real-media folder if ``$CLIPFLOW_REAL_MEDIA`` is set; otherwise the clips show ``testsrc2``,
 the face threshold is relaxed to 0 and the tests that need a face skip, saying why.
 """
@@ -19,11 +19,12 @@ from pathlib import Path
 import pytest
 
 from blocks.settings import PipelineSettings
+from media.sample.generator import FACE_PHOTO
 from qa.records import ClipMeasurements
 from tests.helpers import ffmpeg
 
 REPO = Path(__file__).resolve().parents[2]
-FACE_ASSET = REPO / "media" / "assets" / "astronaut_face.jpg"
+FACE_ASSET = FACE_PHOTO
 REAL_MEDIA_ENV = "CLIPFLOW_REAL_MEDIA"
 WIDTH, HEIGHT = 360, 640
 FULL_S, SHORT_S = 16.0, 4.0
@@ -128,7 +129,7 @@ class ClipFactory:
 
     def audio(self, gain_db: float, duration_s: float) -> Path:
         """AAC at the target loudness (+ ``gain_db``), measured on the encoded file."""
-        from media.loudness import measure
+        from media.render.loudness import measure
 
         out = self.root / f"audio{gain_db:+.1f}-{duration_s:g}s.m4a"
         if out.exists():
@@ -280,7 +281,7 @@ def _face_photo() -> FacePhoto | None:
         return None
     import cv2
 
-    from media.faces import detect_faces
+    from media.framing.detection import detect_faces
 
     image = cv2.imread(str(path))
     faces = detect_faces(image) if image is not None else []

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from blocks.settings import PipelineSettings
-from qa.gate import LEVEL_40_HIGH_MAX_BITRATE, clip_row, evaluate, lu_spread
+from qa.checks import LEVEL_40_HIGH_MAX_BITRATE
+from qa.gate import clip_row, evaluate, lu_spread
 from qa.records import ClipMeasurements, SpsColour
 from tests.helpers import compliant_codec
 from tests.qa.conftest import FULL, HDR10_PARAMS, ClipFactory, Variant

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from blocks.settings import PipelineSettings
-from media import loudness
 from media.errors import MediaError
-from media.faces import Box, detect_faces
+from media.framing.detection import Box, detect_faces
+from media.render import loudness
 from qa.measure import (
     MIN_SAMPLE_FPS,
     centred_ratio,
@@ -77,7 +77,7 @@ def test_the_astronaut_portrait_frames_read_centred() -> None:
     The Haar cascade used before put a larger box beside this face in 7 of these 10 frames (and
     in most frames of the encoded clips, which then read 0.43 centred); every frame must now
     show the one face, centred."""
-    from tests.media.test_faces import compose
+    from tests.generated_media import compose
 
     frames = []
     for dx in range(-18, 19, 4):
@@ -153,7 +153,7 @@ def test_clip_without_audio_is_a_render_bug(tmp_path: Path, settings: PipelineSe
         measure_clip(path, settings)
 
 
-# --- EBU Tech 3341 through media.loudness (real-media tier) ------------------------------------
+# --- EBU Tech 3341 through media.render.loudness (real-media tier) --------------------------------
 
 # Expected values: EBU Tech 3341 (v3.0) and the shared media manifest (MANIFEST.md in the
 # real-media folder; the EBU readme states none). Loudness: +/-0.1 LU. True peak: +0.2/-0.4 dB,

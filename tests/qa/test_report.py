@@ -13,31 +13,17 @@ import time
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
-from media.crop import CropKey
-from media.framing import FramingPlan
-from media.highlights import ClipPlan
 from qa import plots
-from qa.records import Check, ClipMeasurements, JobQA
-from qa.report import (
-    Thumb,
-    build_report,
-    loudness_band,
-    source_name,
-    thumbnail_argv,
-    to_html,
-    write_report,
-)
-from tasks.common import CostItem
-from tests.helpers import compliant_codec, ffmpeg
+from qa.page import Thumb, loudness_band, source_name, to_html
+from qa.report import thumbnail_argv, write_report
+from tests.helpers import ffmpeg
+from tests.qa.factories import make_report
 
 INF = float("inf")
 NAN = float("nan")
-CODEC = compliant_codec(width=360, height=640, bit_rate=600_000)
 EVIL = '<script>alert("x")</script> & "quotes"'
 
 # --- the SVG builders -----------------------------------------------------------------------
@@ -164,67 +150,6 @@ def test_thin_keeps_first_finite_sample_per_bin() -> None:
 # --- report.json and the page on hand-made records ---------------------------------------
 
 
-def _plan(index: int, text: str, duration: float) -> ClipPlan:
-    subs = {"salience": 0.8, "cohesion": 0.6, "self_contained": 1.0, "length": 0.4, "total": 0.7}
-    start = 100.0 * index
-    return ClipPlan(index, start, start + duration, text, 0.7, "SPEAKER_1", 0, 3,
-                    title=f"Title {index}", sub_scores=subs)  # fmt: skip
-
-
-def _framing(duration: float) -> FramingPlan:
-    face = tuple((i / 10, 900.0 + 20 * math.sin(i / 20), 380.0) for i in range(int(duration * 10)))
-    keys = (CropKey(0.0, 656, 0), CropKey(duration / 2, 700, 0))
-    return FramingPlan("single", 608, 1080, keys, face, {})
-
-
-def _measured(duration: float, lufs: float, momentary: tuple = ()) -> ClipMeasurements:
-    return ClipMeasurements(lufs, -1.5, 3.0, 0.95, 0, duration, CODEC, momentary)
-
-
-def make_report(
-    texts: list[str], lufs: list[float], *, durations: list[float] | None = None, **extra: Any
-) -> dict[str, Any]:
-    """A two-check-per-clip job: clips whose integrated loudness is off target fail."""
-    durations = durations or [20.0] * len(texts)
-    momentary = [
-        tuple(
-            (i / 10, (-INF if i < 4 else lufs_i + 3 * math.sin(i / 7))) for i in range(int(d * 10))
-        )
-        for d, lufs_i in zip(durations, lufs, strict=True)
-    ]
-    failures = tuple(("integrated_lufs",) if abs(v + 14) > 0.5 else () for v in lufs)
-    spread = max(lufs) - min(lufs)
-    checks = (
-        Check("clip_count", True, len(texts), "1..5 clips"),
-        Check("integrated_lufs", not any(failures), max(lufs, key=lambda v: abs(v + 14)),
-              "-14 +/- 0.5 LUFS"),
-        Check("lu_spread", spread <= 1.5, round(spread, 3), "<= 1.5 LU (max - min integrated)"),
-        Check("profile", True, "High", "High"),
-    )  # fmt: skip
-    verdict = JobQA(spread, all(c.passed for c in checks), checks, failures)
-    return build_report(
-        job_id=extra.get("job_id", "job-1"),
-        source=SimpleNamespace(
-            uri=extra.get("uri", "s3://inbox/talks/interview.mp4"),
-            sha256="ab" * 32,
-            info=SimpleNamespace(
-                duration_s=2700.0, video=[SimpleNamespace(width=1920, height=1080, fps=30.0)]
-            ),
-        ),  # fmt: skip
-        plans=[_plan(i + 1, t, d) for i, (t, d) in enumerate(zip(texts, durations, strict=True))],
-        rendered=[SimpleNamespace(encoder="libx264") for _ in texts],
-        measured=[_measured(d, v, m) for d, v, m in zip(durations, lufs, momentary, strict=True)],
-        framed=[_framing(d) for d in durations],
-        verdict=verdict,
-        costs=[
-            CostItem("render", "cpu", 12.5, "vcpu_s", 0.000167),
-            CostItem("qa", "cpu", 3.0, "vcpu_s", 0.00004),
-        ],
-        timings={"ingest": 0.4, "render": 12.0, "qa_clips": 3.1},
-        wall_s=17.2,
-    )
-
-
 def test_report_json_keeps_the_contract_and_adds_series() -> None:
     report = make_report(["one", "two"], [-14.1, -13.8])
     text = json.dumps(report, allow_nan=False)  # -inf never reaches the JSON
@@ -242,6 +167,11 @@ def test_report_json_keeps_the_contract_and_adds_series() -> None:
     assert framing["keys"] == 2 and framing["crop_keys"] == [[0.0, 656], [10.0, 700]]
     assert len(framing["face_track"]) == 40 and len(framing["face_track"][0]) == 3
     assert set(report) == {"job_id", "source", "clips", "qa", "cost", "timings", "selection"}
+    assert set(clip["qa"]["codec"]) >= {"codec", "profile", "level", "pix_fmt", "color_primaries",
+                                        "color_transfer", "color_space", "width", "height",
+                                        "fps"}  # fmt: skip
+    assert set(report["qa"]) == {"lu_spread", "passed", "checks"}
+    assert all(set(c) >= {"name", "passed", "value", "threshold"} for c in report["qa"]["checks"])
     assert report["selection"] == {"method": "offline", "reason": ""}
 
 
@@ -295,7 +225,10 @@ def test_page_of_a_passing_job() -> None:
 
 def test_small_helpers() -> None:
     assert source_name("s3://bucket/a/b.mp4") == "b.mp4" and source_name("/x/y.mov") == "y.mov"
-    assert loudness_band([{"name": "integrated_lufs", "threshold": "-16 +/- 1 LUFS"}]) == (-16, 1)
+    band = {"name": "integrated_lufs", "threshold": "-16 +/- 1 LUFS", "lo": -17.0, "hi": -15.0}
+    assert loudness_band([band]) == (-16, 1)
+    assert loudness_band(make_report(["a"], [-14.0])["qa"]["checks"]) == (-14, 0.5)
+    assert loudness_band([{**band, "hi": None}]) == (None, None)
     assert loudness_band([]) == (None, None)
     argv = thumbnail_argv("clip.mp4", 30.0)
     assert argv[0] == "ffmpeg" and "fps=0.200000,scale=120:-2,tile=6x1" in argv
@@ -320,7 +253,7 @@ def _make_clip(path: Path, seconds: float, hz: int, volume_db: float) -> None:
 @pytest.fixture(scope="module")
 def job_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two 4 s 9:16 clips, measured for real (momentary loudness), and their report."""
-    from media import loudness
+    from media.render import loudness
 
     job = tmp_path_factory.mktemp("job")
     paths = [job / "clips" / f"clip-{i:02d}.mp4" for i in (1, 2)]

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from blocks.prefect_blocks import LlmCredentials
-from media.highlights import ClipPlan
-from tasks.common import CostItem
+from media.selection.candidates import ClipPlan
+from tasks.costs import CostItem
 from tasks.llm import rank_with_llm
 
 API_KEY = "sk-test-9d2e71"  # made up; only its absence from reasons and logs matters
@@ -140,7 +140,7 @@ def _rank(api: FakeApi, **changes: Any):
     return rank_with_llm(SHORTLIST, 2, creds, budget_usd=0.5)
 
 
-def test_good_answer_becomes_titled_plans_and_a_priced_cost(api: FakeApi) -> None:
+def test_good_answer_becomes_titled_picks_and_a_priced_cost(api: FakeApi) -> None:
     api.script = [Reply(body=_completion(GOOD, USAGE))]
     out = _rank(api)
 
@@ -154,12 +154,12 @@ def test_good_answer_becomes_titled_plans_and_a_priced_cost(api: FakeApi) -> Non
     assert "[3] (39.8 s, Alice) Clip 3 says something." in seen.body["messages"][1]["content"]
 
     assert (out.method, out.reason) == ("llm", "")
-    assert out.plans is not None
-    assert [(p.index, p.title) for p in out.plans] == [(1, "Where it starts"), (2, "The best bit")]
-    assert [(p.start_s, p.end_s) for p in out.plans] == [(1.0, 31.0), (90.25, 130.0)]
-    assert [p.sub_scores["llm_rank"] for p in out.plans] == [2, 1]
+    assert out.picks is not None
+    assert [(p.index, p.title) for p in out.picks] == [(1, "Where it starts"), (2, "The best bit")]
+    assert [(p.start_s, p.end_s) for p in out.picks] == [(1.0, 31.0), (90.25, 130.0)]
+    assert [p.sub_scores["llm_rank"] for p in out.picks] == [2, 1]
     usd = (1200 * 0.15 + 80 * 0.60) / 1e6
-    assert out.costs == [CostItem("highlights", "llm", 1280, "tokens", pytest.approx(usd))]
+    assert out.costs == (CostItem("highlights", "llm", 1280, "tokens", pytest.approx(usd)),)
 
 
 def test_base_url_with_trailing_slash_is_joined_once(api: FakeApi) -> None:
@@ -182,7 +182,7 @@ def test_timeout_falls_back_quickly_without_retrying(api: FakeApi) -> None:
     t0 = time.monotonic()
     out = _rank(api, timeout_s=0.5)
     elapsed = time.monotonic() - t0
-    assert (out.method, out.plans, out.costs) == ("offline", None, [])
+    assert (out.method, out.picks, out.costs) == ("offline", None, ())
     assert out.reason == "LLM ranking failed: timed out after 0.5 s"
     assert elapsed < 1.5
     assert len(api.seen) == 1  # a slow model is not asked again
@@ -200,7 +200,7 @@ def test_timeout_falls_back_quickly_without_retrying(api: FakeApi) -> None:
 def test_unusable_answer_falls_back_but_still_charges(api: FakeApi, content, problem) -> None:
     api.script = [Reply(body=_completion(content, USAGE))]
     out = _rank(api)
-    assert (out.method, out.plans) == ("offline", None)
+    assert (out.method, out.picks) == ("offline", None)
     assert out.reason.startswith("LLM answer unusable: ") and problem in out.reason
     assert [c.quantity for c in out.costs] == [1280]
     assert len(api.seen) == 1
@@ -212,8 +212,8 @@ def test_overlapping_pick_is_dropped_and_said(api: FakeApi) -> None:
         Reply(body=_completion({"picks": [{"id": 3, "title": "A"}, {"id": 5, "title": "B"}]}))
     ]
     out = rank_with_llm(overlapping, 2, _creds(api.base_url), budget_usd=0.5)
-    assert out.method == "llm" and out.plans is not None
-    assert [p.title for p in out.plans] == ["A"]
+    assert out.method == "llm" and out.picks is not None
+    assert [p.title for p in out.picks] == ["A"]
     assert "id 5 (100.0–125.0 s) overlaps the better pick id 3" in out.reason
 
 
@@ -239,7 +239,7 @@ def test_server_errors_are_retried_twice_then_fall_back(api: FakeApi) -> None:
     api.script = [Reply(503, {"error": {"message": "overloaded"}})]
     out = _rank(api)
     assert len(api.seen) == 3
-    assert out.method == "offline" and out.costs == []
+    assert out.method == "offline" and out.costs == ()
     assert (
         out.reason
         == f"LLM ranking failed: HTTP 503 from {api.base_url}/chat/completions after 3 attempts"
@@ -286,7 +286,7 @@ def test_budget_overrun_sends_nothing(api: FakeApi, budget_usd, max_usd_per_job,
     )
     out = rank_with_llm(SHORTLIST, 2, creds, budget_usd=budget_usd)
     assert api.seen == []
-    assert (out.method, out.plans, out.costs) == ("offline", None, [])
+    assert (out.method, out.picks, out.costs) == ("offline", None, ())
     assert out.reason.startswith("LLM ranking skipped: estimated $")
     assert (
         f"would exceed the remaining budget ${min(budget_usd, max_usd_per_job):.4f}" in out.reason
@@ -314,5 +314,5 @@ def test_duck_typed_credentials_work(api: FakeApi) -> None:
 
 def test_empty_shortlist_is_skipped(api: FakeApi) -> None:
     out = rank_with_llm([], 2, _creds(api.base_url), budget_usd=0.5)
-    assert (out.method, out.plans, api.seen) == ("offline", None, [])
+    assert (out.method, out.picks, api.seen) == ("offline", None, [])
     assert "no candidate clips" in out.reason

@@ -7,16 +7,16 @@ from itertools import pairwise
 import pytest
 
 from blocks.settings import PipelineSettings
-from media import highlights, ingest
-from tasks.common import content_cache_key, is_transient, stable_digest
-from tasks.stages import load_transcript, select_highlights, selection_rules
+from media import ingest
+from media.selection.candidates import boundary_clean
+from tasks.caching import content_cache_key, stable_digest
+from tasks.records import SelectionMethod, Sidecar
+from tasks.retries import is_transient
+from tasks.selection import select_highlights, selection_rules
+from tasks.transcript import load_transcript
+from tests.generated_media import sample_fixture
 
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    from media.sample import make_sample
-
-    return make_sample(tmp_path_factory.mktemp("s") / "talk.mp4", minutes=1.0, seed=5)
+sample = sample_fixture(minutes=1, seed=5)
 
 
 def test_without_a_transcript_speech_recognition_feeds_selection(sample, tmp_path) -> None:
@@ -27,17 +27,19 @@ def test_without_a_transcript_speech_recognition_feeds_selection(sample, tmp_pat
         uri=str(sample.video_path),
         min_duration_s=settings.min_clip_s,
     )
-    text, costs = load_transcript.fn(src, None, None, settings)
+    transcribed = load_transcript.fn(src, None, None, settings)
+    text, costs = transcribed.transcript, transcribed.costs
     assert text.source == "asr:pocketsphinx"
     assert len(text.words) > 60  # ~2.5 words/s of speech for a minute, recognised roughly
     assert all(a.end_s <= b.start_s + 1e-6 for a, b in pairwise(text.words))
     assert text.words[-1].end_s <= src.info.duration_s
     assert sorted(c.resource for c in costs) == ["asr", "cpu"]
-    plans = select_highlights.fn(src, text, 5, settings)
-    assert 1 <= len(plans) <= 5
-    for p in plans:
+    selection = select_highlights.fn(src, text, 5, settings)
+    assert selection.method is SelectionMethod.OFFLINE and selection.costs == ()
+    assert 1 <= len(selection.clips) <= 5
+    for p in selection.clips:
         assert settings.min_clip_s <= p.duration_s <= settings.max_clip_s
-        assert highlights.boundary_clean(text, p.start_s, p.end_s)
+        assert boundary_clean(text, p.start_s, p.end_s)
 
 
 def test_sidecar_and_selection_share_rules(sample, tmp_path) -> None:
@@ -46,10 +48,10 @@ def test_sidecar_and_selection_share_rules(sample, tmp_path) -> None:
         sample.video_path, tmp_path / "sources", uri="talk.mp4", min_duration_s=settings.min_clip_s
     )
     sha, local = ingest.copy_hashed(sample.transcript_path, tmp_path / "t", label="talk.vtt")
-    text, _ = load_transcript.fn(src, (sha, str(local)), "talk.vtt", settings)
+    text = load_transcript.fn(src, Sidecar(sha, str(local)), "talk.vtt", settings).transcript
     assert text.source == "vtt" and set(text.speakers) == {"Alice Chen", "Bob Okafor"}
-    plans = select_highlights.fn(src, text, 2, settings)
-    assert len(plans) <= 2
+    clips = select_highlights.fn(src, text, 2, settings).clips
+    assert len(clips) <= 2
     rules = selection_rules(settings, 2)
     assert (rules.max_clips, rules.min_gap_s) == (2, 3)
 
@@ -97,17 +99,17 @@ def test_only_transient_failures_retry() -> None:
 
 def test_a_change_to_the_logic_a_stage_calls_changes_its_keys(tmp_path, monkeypatch) -> None:
     """Editing media/ (not only the task's own body) must not reuse stale results."""
-    from tasks import common
+    from tasks import caching
 
     ctx = _Ctx(_Task("render-clip", _stage))
     before = content_cache_key(ctx, {"sha": "1"})
-    monkeypatch.setattr(common, "code_digest", lambda: "another version of media/render.py")
+    monkeypatch.setattr(caching, "code_digest", lambda: "another version of media/render.py")
     assert content_cache_key(ctx, {"sha": "1"}) != before
 
 
 def test_the_ledger_is_priced_from_rates_after_the_fact() -> None:
     from blocks.settings import CostRates
-    from tasks.common import CostItem, price
+    from tasks.costs import CostItem, price
 
     items = [
         CostItem("render", "cpu", 3600.0, "vcpu_s", 0.0),

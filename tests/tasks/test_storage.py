@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeou
 from blocks.settings import PipelineSettings
 from media.errors import InputError, StorageError
 from tasks import storage
+from tasks.retries import is_transient
 from tasks.storage import S3Location
 
 
@@ -154,7 +155,7 @@ def test_download_missing_object_is_an_input_error(
     with pytest.raises(InputError) as info:
         storage.download(uri, tmp_path, s3_settings)
     assert str(info.value) == f"{uri}: object not found"
-    assert not storage.is_transient(info.value)
+    assert not is_transient(info.value)
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(InputError, match="object not found"):
         storage.head_object(uri, s3_settings)
@@ -261,7 +262,7 @@ def _chained(cause: BaseException) -> StorageError:
     ],
 )
 def test_is_transient(exc: BaseException, transient: bool) -> None:
-    assert storage.is_transient(exc) is transient
+    assert is_transient(exc) is transient
 
 
 class FlakyS3Proxy(ThreadingHTTPServer):
@@ -362,7 +363,7 @@ def test_persistent_503s_give_up_with_a_transient_storage_error(
     with pytest.raises(StorageError) as info:
         storage.download(uri, tmp_path / "work", _settings(flaky_proxy.endpoint))
     assert str(info.value).startswith(f"{uri}: ")
-    assert storage.is_transient(info.value)
+    assert is_transient(info.value)
     assert len(flaky_proxy.requests) == 5  # s3_client's max_attempts, then it stops
     assert list((tmp_path / "work").iterdir()) == []  # the temp file is gone
 
@@ -377,7 +378,7 @@ def test_unreachable_endpoint_is_a_transient_storage_error(tmp_path: Path) -> No
     settings = _settings(f"http://127.0.0.1:{port}")
     with pytest.raises(StorageError, match="s3://bucket/k.mp4: EndpointConnectionError") as info:
         storage.head_object("s3://bucket/k.mp4", settings)
-    assert storage.is_transient(info.value)
+    assert is_transient(info.value)
 
 
 def test_s3_client_is_cached_and_configured(s3_settings: PipelineSettings) -> None:

@@ -14,6 +14,7 @@ import pytest
 from blocks.settings import PipelineSettings
 from media.errors import InputError
 from tasks import storage
+from tasks.retries import is_transient
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -105,5 +106,5 @@ def test_a_missing_credentials_block_is_an_input_error_naming_it(tmp_path: Path)
     message = str(info.value)
     assert message.startswith("aws-credentials/no-such-creds: no such AwsCredentials block")
     assert "CLIPFLOW_AWS_CREDENTIALS_BLOCK" in message
-    assert not storage.is_transient(info.value)
+    assert not is_transient(info.value)
     assert list(tmp_path.iterdir()) == []  # nothing half-written

@@ -1,0 +1,91 @@
+"""One decode of a clip's window at the analysis size and rate: faces and mouth motion per
+sample (the framing stage's only side effect, one ffmpeg pipe)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from media import ffmpeg
+from media.errors import MediaError
+from media.framing.detection import Box, Image, mouth_motion, track_faces
+from media.framing.tracks import Analysis, FaceObs, Sample
+
+# --- analysis: one ffmpeg pipe per clip ----------------------------------------------------
+
+
+def analysis_size(src_w: int, src_h: int, width: int) -> tuple[int, int]:
+    """Analysis frame size: the longer side at most ``width`` (never upscaled), aspect kept,
+    both sides even. A 1080×1920 portrait becomes 360×640, not 640×1138: detection scales to
+    the shorter side anyway (:func:`media.framing.detection.detect_faces`), so the extra pixels
+    only cost."""
+    long_src, short_src = max(src_w, src_h), min(src_w, src_h)
+    long = max(2, min(width, long_src) // 2 * 2)
+    short = max(2, int(round(long * short_src / long_src / 2)) * 2)
+    return (long, short) if src_w >= src_h else (short, long)
+
+
+def analysis_argv(
+    path: str, start_s: float, duration_s: float, size: tuple[int, int], fps: float
+) -> list[str]:
+    """ffmpeg argv: seek before -i, sample at ``fps``, then scale, raw grey frames on stdout."""
+    w, h = size
+    return (
+        ffmpeg.ffmpeg_base()
+        + ffmpeg.input_args(path, seek_s=start_s, duration_s=duration_s)
+        + [
+            "-map", "0:v:0", "-an", "-sn", "-dn",
+            "-vf", f"fps={fps:g},scale={w}:{h}:flags=area",
+            "-pix_fmt", "gray", "-f", "rawvideo", "pipe:1",
+        ]
+    )  # fmt: skip
+
+
+def analyse_window(
+    path: str,
+    start_s: float,
+    duration_s: float,
+    src_w: int,
+    src_h: int,
+    *,
+    fps: float,
+    width: int,
+    full_pass_s: float = 1.0,
+) -> Analysis:
+    """Detect faces and mouth motion at ``fps`` over one window of a recording.
+
+    One ffmpeg pipe per clip; times in the result are clip-relative and boxes in source pixels.
+    The whole frame is searched every ``full_pass_s``; the samples in between only look again
+    around the faces already found (as does the full pass, for a face it missed), which costs
+    under a tenth of a full pass. A window without faces costs one full pass per
+    ``full_pass_s`` too (a full pass on every sample there took half a core). Raises
+    :class:`MediaError` when the window yields no video frame.
+    """
+    if fps <= 0 or width < 16 or duration_s <= 0 or src_w <= 0 or src_h <= 0:
+        raise ValueError(
+            f"analyse_window({path!r}): fps={fps}, width={width}, duration_s={duration_s}, "
+            f"source {src_w}x{src_h}: expected positive values and width >= 16"
+        )
+    w, h = analysis_size(src_w, src_h, width)
+    sx, sy = src_w / w, src_h / h
+    argv = analysis_argv(path, start_s, duration_s, (w, h), fps)
+    full_every = max(1, int(round(full_pass_s * fps)))
+    samples: list[Sample] = []
+    prev: Image | None = None
+    frames = (
+        np.frombuffer(buf, dtype=np.uint8).reshape(h, w)
+        for buf in ffmpeg.stream(argv, frame_bytes=w * h)
+    )
+    for i, (grey, boxes) in enumerate(track_faces(frames, full_every=full_every)):
+        faces = []
+        for box in boxes:
+            motion = mouth_motion(prev, grey, box) if prev is not None else float("nan")
+            src_box = Box(box.x * sx, box.y * sy, box.w * sx, box.h * sy, box.score)
+            faces.append(FaceObs(src_box, motion))
+        samples.append(Sample(round(i / fps, 4), tuple(faces)))
+        prev = grey
+    if not samples:
+        raise MediaError(
+            f"{path}: no video frame decoded between {start_s:.3f} s and "
+            f"{start_s + duration_s:.3f} s"
+        )
+    return Analysis(src_w, src_h, float(fps), float(duration_s), tuple(samples))

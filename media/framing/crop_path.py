@@ -1,0 +1,272 @@
+"""Crop geometry and a calm crop path: where the window sits, second by second.
+
+Pure numbers: a target (the followed face's centre per analysis sample) in, a sparse list of
+crop positions out. The path is smoothed offline, because the whole clip is known: a running
+median rejects detector outliers, a centred ~1 s moving average removes jitter, a dead zone
+keeps the window still for small offsets, and a pan-speed bound keeps moves calm. A change of
+speaker is a hard cut, never a pan across the room.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from media.framing.tracks import running_median
+
+ASPECTS = {"9:16": (9, 16), "1:1": (1, 1), "16:9": (16, 9)}
+
+
+@dataclass(frozen=True, slots=True)
+class CropKey:
+    """The crop window's top-left in source pixels from clip-relative time ``t`` (s) on."""
+
+    t: float
+    x: int
+    y: int
+
+
+@dataclass(frozen=True, slots=True)
+class PathParams:
+    """Tunables of the crop path; sizes are shares of the crop window, times in seconds."""
+
+    median_s: float = 1.0  # running median (outlier rejection) window
+    average_s: float = 1.0  # centred moving average window
+    dead_zone: float = 0.05  # don't move while the face is within this share of the crop width
+    # Vertically (only when the crop is shorter than the frame) heads bob as people talk and
+    # QA checks the horizontal centre only: a wider dead zone keeps the frame still.
+    dead_zone_y: float = 0.1
+    settle: float = 0.25  # once moving, chase until within settle × dead_zone
+    max_pan: float = 0.2  # crop widths per second
+    ease_s: float = 0.4  # final moving average that rounds off starts and stops
+    # Grid the path is sampled on while the window moves (a key is kept only where the rounded
+    # position changes, so keys ≈ pixels moved, not key_fps per second). 150 = lcm(25, 30):
+    # every frame of a 25, 30 or 50 fps output lands on a key, so each frame moves by the
+    # path's own step; a 30 Hz grid read at 25 fps alternates 1 and 2 steps (judder).
+    key_fps: float = 150.0
+    face_y: float = 0.4  # where the face centre sits vertically, share of crop height from top
+
+
+def parse_aspect(aspect: str) -> tuple[int, int]:
+    """``"9:16"`` -> ``(9, 16)``; only the aspects clipflow renders are accepted."""
+    try:
+        return ASPECTS[aspect]
+    except KeyError:
+        raise ValueError(f"aspect {aspect!r}: expected one of {', '.join(ASPECTS)}") from None
+
+
+def even_side(value: float, limit: int) -> int:
+    """Nearest even integer to ``value``, at most ``limit`` (rounded down to even), at least 2.
+
+    Frame and crop sides are even because 4:2:0 video (yuv420p) halves the chroma planes.
+    """
+    return max(2, min(int(round(value / 2)) * 2, limit - limit % 2))
+
+
+def crop_size(src_w: int, src_h: int, aspect: str) -> tuple[int, int]:
+    """The largest window of ``aspect`` that fits in the source, with even sides."""
+    aw, ah = parse_aspect(aspect)
+    if src_w <= 0 or src_h <= 0:
+        raise ValueError(f"source size {src_w}x{src_h}: expected positive width and height")
+    if src_w * ah >= src_h * aw:  # source wider than the target: full height
+        return even_side(src_h * aw / ah, src_w), even_side(src_h, src_h)
+    return even_side(src_w, src_w), even_side(src_w * ah / aw, src_h)
+
+
+def window_origin(
+    face_cx: float,
+    face_cy: float,
+    crop: tuple[int, int],
+    src: tuple[int, int],
+    *,
+    face_y: float = 0.4,
+) -> tuple[float, float]:
+    """Top-left that centres the face horizontally and puts it at ``face_y`` of the height.
+
+    A face centre at 40 % of the height from the top puts the eyes near the upper third line
+    (the usual headroom rule). Both coordinates are clamped so the window stays in the frame.
+    """
+    (cw, ch), (sw, sh) = crop, src
+    x = min(max(face_cx - cw / 2, 0.0), float(sw - cw))
+    y = min(max(face_cy - ch * face_y, 0.0), float(sh - ch))
+    return x, y
+
+
+def moving_average(values: npt.NDArray[np.float64], window: int) -> npt.NDArray[np.float64]:
+    """Centred moving average with edge padding (a constant stays constant at the ends)."""
+    if window <= 1 or len(values) < 2:
+        return values.astype(float).copy()
+    half = window // 2
+    padded = np.pad(values.astype(float), (half, window - 1 - half), mode="edge")
+    return np.convolve(padded, np.ones(window) / window, mode="valid")
+
+
+def dead_zone_pan(
+    target: npt.NDArray[np.float64],
+    times: npt.NDArray[np.float64],
+    *,
+    dead_zone: float,
+    settle: float,
+    max_speed: float,
+    start_s: float = 1.5,
+) -> npt.NDArray[np.float64]:
+    """Follow ``target`` only when it leaves the dead zone, then chase it at bounded speed.
+
+    Hysteresis: a move starts when the error exceeds ``dead_zone`` and stops once it is below
+    ``settle * dead_zone``, so the window does not creep after every small drift.
+    """
+    out = np.empty(len(target))
+    if len(target) == 0:
+        return out
+    # Start where the face sits over the first second or two, not where the first sample says.
+    pos, moving = float(np.median(target[times <= times[0] + start_s])), False
+    for i in range(len(target)):
+        err = float(target[i]) - pos
+        if not moving and abs(err) > dead_zone:
+            moving = True
+        if moving and i > 0:
+            step = max_speed * float(times[i] - times[i - 1])
+            pos += float(np.clip(err, -step, step))
+            if abs(float(target[i]) - pos) <= settle * dead_zone:
+                moving = False
+        out[i] = pos
+    return out
+
+
+def smooth_axis(
+    target: npt.NDArray[np.float64],
+    times: npt.NDArray[np.float64],
+    fps: float,
+    span: float,
+    p: PathParams,
+    *,
+    dead_zone: float | None = None,
+) -> npt.NDArray[np.float64]:
+    """One axis of one shot: median, moving average, dead zone + speed bound, ease.
+
+    ``span`` is the crop size along this axis (dead zone and speed scale with it;
+    ``dead_zone`` overrides ``p.dead_zone``). Every
+    stage after the median only averages or rate-limits, so the pan-speed bound holds at the
+    end as well. NaNs (face not known) hold the nearest known position.
+    """
+    known = np.isfinite(target)
+    if not known.any():
+        return np.full(len(target), np.nan)
+    idx = np.flatnonzero(known)
+    filled = np.interp(np.arange(len(target)), idx, target[idx])
+    n_med = max(1, int(round(p.median_s * fps)) | 1)
+    n_avg = max(1, int(round(p.average_s * fps)) | 1)
+    n_ease = max(1, int(round(p.ease_s * fps)) | 1)
+    steady = moving_average(running_median(filled, n_med), n_avg)
+    panned = dead_zone_pan(
+        steady,
+        times,
+        dead_zone=(p.dead_zone if dead_zone is None else dead_zone) * span,
+        settle=p.settle,
+        max_speed=p.max_pan * span,
+    )
+    return moving_average(panned, n_ease)
+
+
+@dataclass(frozen=True, slots=True)
+class Shot:
+    """A stretch between hard cuts: the window's origin at the analysis sample times in it."""
+
+    start: float
+    end: float
+    times: npt.NDArray[np.float64]
+    x: npt.NDArray[np.float64]
+    y: npt.NDArray[np.float64]
+
+
+def shot_path(
+    start: float,
+    end: float,
+    times: npt.NDArray[np.float64],
+    face_cx: npt.NDArray[np.float64],
+    face_cy: npt.NDArray[np.float64],
+    *,
+    fps: float,
+    crop: tuple[int, int],
+    src: tuple[int, int],
+    params: PathParams,
+) -> Shot:
+    """Smoothed window origin for one shot from the followed face's centre (NaN = unknown)."""
+    cw, ch = crop
+    ox = np.full(len(times), np.nan)
+    oy = np.full(len(times), np.nan)
+    for i, (fx, fy) in enumerate(zip(face_cx, face_cy, strict=True)):
+        if np.isfinite(fx) and np.isfinite(fy):
+            ox[i], oy[i] = window_origin(fx, fy, crop, src, face_y=params.face_y)
+    x = smooth_axis(ox, times, fps, cw, params)
+    y = smooth_axis(oy, times, fps, ch, params, dead_zone=params.dead_zone_y)
+    return Shot(start, end, times, x, y)
+
+
+def keys_from_shots(
+    shots: Sequence[Shot],
+    *,
+    crop: tuple[int, int],
+    src: tuple[int, int],
+    key_fps: float = 150.0,
+) -> tuple[CropKey, ...]:
+    """Sample each shot's path at ``key_fps`` and keep only the keys where the window moves.
+
+    A shot without a known face holds the previous shot's position (the centre for the first).
+    Key times are floored to the millisecond: ``sendcmd`` applies a key to the first frame at
+    or after its time, so a time rounded up (1/30 s → 0.034) would miss the frame it was
+    computed for and land together with the next key, a visible 0-, 2-step stutter.
+    """
+    (cw, ch), (sw, sh) = crop, src
+    centre = ((sw - cw) // 2, (sh - ch) // 2)
+    keys: list[CropKey] = []
+    last = centre
+    for shot in shots:
+        if len(shot.times) == 0 or not np.isfinite(shot.x).any():
+            grid, xs, ys = np.array([shot.start]), np.array([last[0]]), np.array([last[1]])
+        else:
+            n = max(1, int(np.ceil((shot.end - shot.start) * key_fps - 1e-9)))
+            grid = shot.start + np.arange(n) / key_fps
+            xs = np.interp(grid, shot.times, shot.x)
+            ys = np.interp(grid, shot.times, shot.y)
+        for t, x, y in zip(grid, xs, ys, strict=True):
+            xi = int(min(max(round(float(x)), 0), sw - cw))
+            yi = int(min(max(round(float(y)), 0), sh - ch))
+            if not keys or (xi, yi) != (keys[-1].x, keys[-1].y):
+                keys.append(CropKey(_floor_ms(float(t)), xi, yi))
+            last = (xi, yi)
+    if not keys:
+        keys.append(CropKey(0.0, *centre))
+    if keys[0].t != 0.0:
+        keys[0] = CropKey(0.0, keys[0].x, keys[0].y)
+    return tuple(keys)
+
+
+def _floor_ms(t: float) -> float:
+    """``t`` floored to the millisecond (a hair of slack so 2.0 - 1e-12 stays 2.000)."""
+    return math.floor(t * 1000 + 1e-6) / 1000
+
+
+def sendcmd_lines(keys: Sequence[CropKey], *, filter_name: str = "crop") -> str:
+    """ffmpeg ``sendcmd`` script moving a crop filter: one line per key, only changed axes.
+
+    Each line is ``TIME TARGET COMMAND ARG[, TARGET COMMAND ARG];`` (ffmpeg-filters, sendcmd).
+    Times are seconds of the filter graph's timestamps, so the graph must see clip-relative
+    timestamps: seek with ``-ss`` before ``-i`` (or ``setpts=PTS-STARTPTS`` before sendcmd).
+    """
+    lines = []
+    prev: tuple[int, int] | None = None
+    for key in keys:
+        cmds = []
+        if prev is None or key.x != prev[0]:
+            cmds.append(f"{filter_name} x {key.x}")
+        if prev is None or key.y != prev[1]:
+            cmds.append(f"{filter_name} y {key.y}")
+        if cmds:
+            lines.append(f"{key.t:.3f} {', '.join(cmds)};")
+        prev = (key.x, key.y)
+    return "\n".join(lines) + "\n"

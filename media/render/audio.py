@@ -1,0 +1,152 @@
+"""Audio: analysis extracts and per-clip loudness normalisation (EBU R128).
+
+Normalisation is gain + a 4×-oversampled true-peak limiter, re-measured on the *encoded* AAC
+and re-rendered (audio only, cheap) until within ``tolerance_lu`` of the target: one step of the
+meter (0.1 LU) either side, so clips are at most 0.2 LU apart, where loudnorm's two-pass mode
+leaves ~0.6 LU because it falls back to dynamic mode on speech (docs/ARCHITECTURE.md,
+"Measured facts": loudness normalisation). Asking for the exact reading instead took 4 renders
+of a typical clip, not 2.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from media import ffmpeg
+from media.render import loudness
+
+AAC_BITRATE = "192k"
+SAMPLE_RATE = 48_000
+
+
+def extract_speech_wav_argv(src: str, out: str) -> list[str]:
+    """16 kHz mono s16 WAV of the whole first audio stream, for speech recognition."""
+    return (
+        ffmpeg.ffmpeg_base()
+        + ffmpeg.input_args(src, source=True)
+        + ["-map", "0:a:0", "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", out]
+    )
+
+
+def clip_audio_argv(
+    src: str, out: str, *, start_s: float, duration_s: float, gain_db: float, ceiling_dbtp: float
+) -> list[str]:
+    """One clip's audio: trim, stereo, gain, oversampled limiter, edge fades, AAC 48 kHz stereo.
+
+    The output always spans exactly ``duration_s`` from clip time 0: a stream that starts after
+    the seek point (its start_time later than the video's) is padded with silence at the front
+    (``first_pts=0``), one that ends early at the back, so muxing it with the video cannot shift
+    it. Every layout is mixed to stereo *before* the limiter (mono → both channels at −3 dB,
+    which keeps BS.1770 loudness; 5.1 by libswresample's ITU downmix, LFE dropped), so the
+    downmix cannot push peaks past the ceiling afterwards. The limiter runs at 4× the rate so it
+    catches inter-sample (true) peaks (BS.1770 Annex 2); ``level=false`` because alimiter's
+    default auto-level would change the loudness; ``latency=true`` takes out its 2 ms
+    look-ahead delay (A/V sync) and flushes the look-ahead buffer at the end.
+    """
+    limit = 10 ** ((ceiling_dbtp - 0.5) / 20)
+    fade_out_at = max(0.0, duration_s - 0.05)
+    chain = ",".join(
+        [
+            f"aresample={SAMPLE_RATE}:async=1:first_pts=0",
+            "aformat=channel_layouts=stereo",
+            f"apad=whole_dur={duration_s:.3f}",
+            f"volume={gain_db:.3f}dB",
+            f"aresample={SAMPLE_RATE * 4}",
+            f"alimiter=limit={limit:.5f}:attack=2:release=60:level=false:latency=true",
+            f"aresample={SAMPLE_RATE}",
+            "afade=t=in:d=0.02",
+            f"afade=t=out:st={fade_out_at:.3f}:d=0.05",
+        ]
+    )
+    return (
+        ffmpeg.ffmpeg_base()
+        + ffmpeg.input_args(src, seek_s=start_s, duration_s=duration_s, source=False)
+        + [
+            "-map",
+            "0:a:0",
+            "-vn",
+            "-sn",
+            "-dn",
+            "-filter:a",
+            chain,
+            "-c:a",
+            "aac",
+            "-b:a",
+            AAC_BITRATE,
+            "-ar",
+            str(SAMPLE_RATE),
+            "-ac",
+            "2",
+            "-t",
+            f"{duration_s:.3f}",
+            "-f",
+            "mp4",
+            out,
+        ]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NormalisedAudio:
+    path: str
+    integrated_lufs: float
+    true_peak_dbtp: float
+    gain_db: float
+    renders: int
+
+
+def normalise_clip_audio(
+    src: str,
+    out: Path,
+    *,
+    start_s: float,
+    duration_s: float,
+    target_lufs: float,
+    ceiling_dbtp: float,
+    tolerance_lu: float = 0.1,
+    max_renders: int = 6,
+) -> NormalisedAudio:
+    """Render the clip's audio until its encoded loudness is within ``tolerance_lu``."""
+    window = loudness.measure(src, seek_s=start_s, duration_s=duration_s)
+    if not math.isfinite(window.integrated_lufs):
+        gain = 0.0  # silence: nothing to normalise; QA will report it
+    else:
+        gain = target_lufs - window.integrated_lufs
+    tmp = out.with_suffix(".part.m4a")
+    best: NormalisedAudio | None = None
+    previous: tuple[float, float] | None = None  # (gain, measured) of the last render
+    slope = 1.0  # LU per dB of gain
+    for render in range(1, max_renders + 1):
+        ffmpeg.run(
+            clip_audio_argv(
+                src,
+                str(tmp),
+                start_s=start_s,
+                duration_s=duration_s,
+                gain_db=gain,
+                ceiling_dbtp=ceiling_dbtp,
+            )
+        )
+        got = loudness.measure(str(tmp))
+        result = NormalisedAudio(str(out), got.integrated_lufs, got.true_peak_dbtp, gain, render)
+        error = target_lufs - got.integrated_lufs if math.isfinite(got.integrated_lufs) else 0.0
+        if best is None or abs(error) < abs(target_lufs - best.integrated_lufs):
+            best = result
+            tmp.replace(out)
+        if abs(error) <= tolerance_lu + 1e-9:  # readings are 0.1 steps in binary floats
+            break
+        # Secant step: where the limiter works, 1 dB of gain buys less than 1 LU, so learn the
+        # slope from the last two renders (bounded, so a flat stretch cannot explode it). The
+        # meter reads in 0.1 LU steps: a change under two steps says nothing about the slope,
+        # so the last estimate is kept.
+        moved = previous is not None and abs(got.integrated_lufs - previous[1]) >= 0.15
+        if previous is not None and moved and abs(gain - previous[0]) > 1e-3:
+            slope = (got.integrated_lufs - previous[1]) / (gain - previous[0])
+            slope = min(1.0, max(0.25, slope))
+        previous = (gain, got.integrated_lufs)
+        gain += error / slope
+    tmp.unlink(missing_ok=True)
+    assert best is not None
+    return best

@@ -1,0 +1,105 @@
+"""Loudness normalisation on real speech, measured on the encoded AAC (EBU R128)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from blocks.settings import PipelineSettings
+from media.render import loudness
+from media.render.audio import normalise_clip_audio
+from tests.helpers import ffmpeg
+
+needs_espeak = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None, reason="espeak-ng not installed (./dev installs it)"
+)
+
+TEXT = (
+    "Loudness normalisation makes every clip sound equally loud. Speech has pauses, "
+    "plosives and peaks that a limiter must catch without pumping. This sentence is here "
+    "to make the clip long enough for a meaningful integrated measurement."
+)
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory):
+    """One speech file, and copies 12 dB quieter and 8 dB louder than it."""
+    d = tmp_path_factory.mktemp("speech")
+    raw = d / "raw.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(raw), TEXT], check=True)
+    out = {}
+    for name, gain in (("quiet", -12), ("loud", 8)):
+        out[name] = d / f"{name}.m4a"
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-y",
+                "-i",
+                str(raw),
+                "-af",
+                f"volume={gain}dB",
+                "-ar",
+                "48000",
+                "-c:a",
+                "aac",
+                str(out[name]),
+            ],
+            check=True,
+        )
+    return out
+
+
+@needs_espeak
+@pytest.mark.parametrize("target", [-14.0, -16.0])
+def test_clips_land_on_target_and_under_the_true_peak_ceiling(speech, tmp_path, target) -> None:
+    results = []
+    for name, path in speech.items():
+        got = normalise_clip_audio(
+            str(path),
+            tmp_path / f"{name}.m4a",
+            start_s=0.0,
+            duration_s=12.0,
+            target_lufs=target,
+            ceiling_dbtp=-1.0,
+        )
+        measured = loudness.measure(got.path)  # re-measure the shipped file independently
+        # Within one step of the meter (0.1 LU; the readings are decimals in binary floats).
+        assert round(abs(measured.integrated_lufs - target), 6) <= 0.1
+        assert measured.true_peak_dbtp <= -1.0
+        assert got.renders <= 6
+        results.append(measured.integrated_lufs)
+    # Spread between a source 20 dB apart, after normalisation.
+    assert max(results) - min(results) <= 0.2
+
+
+# A speech-like tone (170 Hz voice + 510 Hz overtone, syllable-rate modulation): -17.3 LUFS as is.
+VOICE = "0.3*sin(2*PI*170*t)*(0.55+0.45*sin(2*PI*3.7*t))+0.1*sin(2*PI*510*t)"
+
+
+@pytest.mark.parametrize("source_lufs", [-35.0, -23.0, -8.0])
+def test_quiet_normal_and_loud_sources_land_within_the_configured_tolerance(
+    tmp_path, source_lufs
+) -> None:
+    settings = PipelineSettings()
+    raw = tmp_path / "raw.wav"
+    ffmpeg("-f", "lavfi", "-i", f"aevalsrc='{VOICE}':s=48000:d=6", "-c:a", "pcm_f32le", str(raw))
+    gain = source_lufs - loudness.measure(str(raw)).integrated_lufs
+    src = tmp_path / "src.wav"
+    ffmpeg("-i", str(raw), "-af", f"volume={gain:.3f}dB", "-c:a", "pcm_s16le", str(src))
+    assert loudness.measure(str(src)).integrated_lufs == pytest.approx(source_lufs, abs=0.2)
+
+    got = normalise_clip_audio(
+        str(src),
+        tmp_path / "clip.m4a",
+        start_s=0.5,
+        duration_s=5.0,
+        target_lufs=settings.target_lufs,
+        ceiling_dbtp=settings.max_true_peak_dbtp,
+    )
+    measured = loudness.measure(got.path)
+    assert abs(measured.integrated_lufs - settings.target_lufs) <= settings.lufs_tolerance
+    assert measured.true_peak_dbtp <= settings.max_true_peak_dbtp
