@@ -7,20 +7,13 @@ from prefect import task
 from blocks.settings import PipelineSettings
 from media.framing.analysis import analyse_window
 from media.framing.framing_plan import plan_framing
+from media.framing.speakers import clip_speech
 from media.ingest import Source
 from media.selection.candidates import ClipPlan
 from media.transcript.records import Transcript
 from tasks.caching import CACHED
 from tasks.costs import CostItem, metered
 from tasks.records import FramedClip
-
-
-def speech_segments(text: Transcript, clip: ClipPlan) -> list[tuple[float, float, str]]:
-    """Clip-relative (start, end, speaker) of each sentence inside the clip."""
-    return [
-        (s.start_s - clip.start_s, s.end_s - clip.start_s, s.speaker)
-        for s in text.sentences[clip.first_sentence : clip.last_sentence + 1]
-    ]
 
 
 @task(name="frame-clip", tags=["gpu"], **CACHED)
@@ -46,6 +39,6 @@ def frame_clip(
             src_w=width,
             src_h=height,
             aspect=settings.aspect,
-            speech=speech_segments(text, clip),
+            speech=clip_speech(text, clip),
         )
     return FramedClip(framing, tuple(costs))

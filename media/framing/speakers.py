@@ -12,6 +12,8 @@ import numpy as np
 import numpy.typing as npt
 
 from media.framing.tracks import Track
+from media.selection.candidates import ClipPlan
+from media.transcript.records import Transcript
 
 # A speaker must hold the floor this long before the crop cuts to them.
 MIN_HOLD_S = 1.5
@@ -179,3 +181,12 @@ def _nan_average(values: npt.NDArray[np.float64], window: int) -> npt.NDArray[np
     den = np.convolve(ok.astype(float), kernel, mode="same")
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, num / np.maximum(den, 1e-9), np.nan)
+
+
+def clip_speech(transcript: Transcript, clip: ClipPlan) -> list[tuple[float, float, str]]:
+    """Clip-relative (start, end, speaker) of each sentence inside the clip: the speech that
+    :func:`map_speakers` and :func:`turns_from_speech` read."""
+    return [
+        (s.start_s - clip.start_s, s.end_s - clip.start_s, s.speaker)
+        for s in transcript.sentences[clip.first_sentence : clip.last_sentence + 1]
+    ]

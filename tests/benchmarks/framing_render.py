@@ -44,6 +44,7 @@ from media import cpu, ffmpeg
 from media.framing.analysis import analyse_window
 from media.framing.camera_metrics import measure_plan
 from media.framing.framing_plan import plan_framing
+from media.framing.speakers import clip_speech
 from media.probe import probe
 from media.render import audio
 from media.render.encode import OUTPUT_SIZES, EncodeSpec, choose_encoder
@@ -114,8 +115,7 @@ def run_clip(
     from qa.measure import face_centered_ratio
 
     width, height = info.video[0].display_size
-    sentences = text.sentences[plan.first_sentence : plan.last_sentence + 1]
-    speech = [(s.start_s - plan.start_s, s.end_s - plan.start_s, s.speaker) for s in sentences]
+    speech = clip_speech(text, plan)
     with metered() as framing_m:
         analysis = analyse_window(
             src, plan.start_s, plan.duration_s, width, height,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,47 +198,47 @@ def test_errors_name_the_problem(job_db_url: str) -> None:
         jobs.record_costs(job_db_url, job_id, [COSTS[0] | {"usd": None}])
 
 
-def test_concurrent_writers_all_land(job_db_url: str) -> None:
-    jobs.ensure_schema(job_db_url)
+def _in_threads(work: Callable[[], None], n: int) -> list[BaseException]:
+    """Run ``work`` in ``n`` threads at once; what any of them raised."""
     errors: list[BaseException] = []
 
-    def work() -> None:
+    def guarded() -> None:
         try:
-            for _ in range(5):
-                job_id = _start(job_db_url)
-                jobs.record_clips(job_db_url, job_id, CLIPS)
-                jobs.finish_job(job_db_url, job_id, "succeeded")
-                assert jobs.get_job(job_db_url, job_id).status is JobStatus.SUCCEEDED
+            work()
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
+    threads = [threading.Thread(target=guarded) for _ in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
-    assert errors == []
+    return errors
+
+
+def test_concurrent_writers_all_land(job_db_url: str) -> None:
+    jobs.ensure_schema(job_db_url)
+
+    def work() -> None:
+        for _ in range(5):
+            job_id = _start(job_db_url)
+            jobs.record_clips(job_db_url, job_id, CLIPS)
+            jobs.finish_job(job_db_url, job_id, "succeeded")
+            assert jobs.get_job(job_db_url, job_id).status is JobStatus.SUCCEEDED
+
+    assert _in_threads(work, 4) == []
     with jobs.get_engine(job_db_url).connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM jobs")) == 20
 
 
 def test_concurrent_ensure_schema_from_two_threads(job_db_url: str) -> None:
     barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
 
     def migrate() -> None:
-        try:
-            barrier.wait(10)
-            jobs.ensure_schema(job_db_url)
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
-            errors.append(exc)
+        barrier.wait(10)
+        jobs.ensure_schema(job_db_url)
 
-    threads = [threading.Thread(target=migrate) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
+    assert _in_threads(migrate, 2) == []
     with jobs.get_engine(job_db_url).connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM alembic_version")) == 1
 

@@ -33,7 +33,7 @@ from media.framing.analysis import analyse_window
 from media.framing.camera_metrics import measure_plan
 from media.framing.detection import detect_faces
 from media.framing.framing_plan import plan_framing
-from media.framing.speakers import MIN_HOLD_S
+from media.framing.speakers import MIN_HOLD_S, clip_speech
 from media.probe import probe
 from media.render import audio
 from media.render.encode import EncodeSpec
@@ -148,7 +148,7 @@ def test_the_speaking_face_is_centred_in_every_clip(sample, tmp_path):
     for plan in plans:
         began = time.perf_counter()
         sentences = text.sentences[plan.first_sentence : plan.last_sentence + 1]
-        speech = [(s.start_s - plan.start_s, s.end_s - plan.start_s, s.speaker) for s in sentences]
+        speech = clip_speech(text, plan)
         analysis = analyse_window(
             src, plan.start_s, plan.duration_s, width, height,
             fps=settings.analysis_fps, width=settings.analysis_width,
