@@ -40,9 +40,9 @@ ENV UV_PROJECT_ENVIRONMENT=/opt/clipflow/.venv \
 # The optional whisper extra (faster-whisper) is what the gpu pool adds to the cpu image.
 COPY pyproject.toml uv.lock README.md ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-project --extra whisper
+    uv sync --frozen --no-dev --no-install-project --extra multilingual
 COPY . .
-RUN --mount=type=cache,target=/root/.cache/uv uv sync --frozen --no-dev --extra whisper
+RUN --mount=type=cache,target=/root/.cache/uv uv sync --frozen --no-dev --extra multilingual
 # prefect.yaml's default out=out resolves here (the flow's working directory); production
 # jobs publish to s3:// instead.
 RUN install -d -o 10001 -g 10001 /opt/clipflow/out

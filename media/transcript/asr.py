@@ -1,40 +1,38 @@
 """Offline speech recognition behind one call, :func:`transcribe`.
 
-pocketsphinx is the default (its English model ships in the wheel). Audio is split at pauses
-by pocketsphinx's own VAD segmenter; utterances are decoded in a process pool (one per core),
-so memory stays bounded to a batch of utterances and both cores work. Each utterance becomes a
-sentence: pocketsphinx gives no punctuation.
+faster-whisper is the default (:mod:`media.transcript.whisper_asr`), with Whisper models shipped
+from the package registry and checked before use; nothing is downloaded at run time.
 
-faster-whisper (the optional ``whisper`` extra) runs when chosen and given a local CTranslate2
-model directory; it is never pointed at a model hub, so nothing is downloaded at run time.
+pocketsphinx is the fallback when the model package is absent (its English model ships in its
+wheel). Audio is split at pauses by pocketsphinx's own VAD segmenter; utterances are decoded in
+a process pool (one per core), so memory stays bounded to a batch of utterances and both cores
+work. Each utterance becomes a sentence: pocketsphinx gives no punctuation.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import resource
 import wave
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal, TypeVar
 
 from media import cpu
 from media.errors import InputError, MediaError
+from media.transcript import whisper_asr, whisper_models
 from media.transcript.records import Sentence, Transcript, Word
-from media.transcript.whisper_json import from_segments
+from media.transcript.whisper_models import BASE, TINY_EN
 
-if TYPE_CHECKING:  # neither ships type information: these name what is passed around
-    from faster_whisper.transcribe import Segment
+if TYPE_CHECKING:  # pocketsphinx ships no type information: these name what is passed around
     from pocketsphinx import Decoder, Segmenter
 
 Engine = Literal["pocketsphinx", "faster-whisper"]
 ENGINES = ("auto", "pocketsphinx", "faster-whisper")
-# faster-whisper falls back to fetching a tokenizer from the hub when tokenizer.json is missing.
-WHISPER_MODEL_FILES = ("config.json", "model.bin", "tokenizer.json")
-WHISPER_INSTALL = "pip install 'clipflow[whisper]' (or uv sync --extra whisper)"
+WHISPER_INSTALL = "pip install faster-whisper==1.2.1 (a default dependency of clipflow)"
 
 SAMPLE_RATE = 16_000
 _FRAME_S = 0.01  # pocketsphinx reports word times in 10 ms frames
@@ -132,81 +130,30 @@ def _bounded_map(
         yield pending.popleft().result()
 
 
-def whisper_installed() -> bool:
-    return importlib.util.find_spec("faster_whisper") is not None
-
-
-def choose_engine(engine: str, whisper_model: str | Path | None, *, installed: bool) -> Engine:
-    """The recogniser to run: auto picks faster-whisper when it is installed and has a model."""
+def choose_engine(
+    engine: str, whisper_model: str | Path | None, *, installed: bool, packaged: bool
+) -> Engine:
+    """The recogniser to run. auto: faster-whisper when it is installed and has a model (one's
+    own ``whisper_model`` directory, or the packaged tiny.en), else pocketsphinx."""
     if engine not in ENGINES:
         raise InputError(f"ASR engine {engine!r} (expected one of {', '.join(ENGINES)})")
-    if engine == "pocketsphinx" or (engine == "auto" and not (installed and whisper_model)):
+    if engine == "pocketsphinx":
+        return "pocketsphinx"
+    usable = installed and (bool(whisper_model) or packaged)
+    if engine == "auto" and not usable:
         return "pocketsphinx"
     if not installed:
         raise MediaError(f"ASR engine faster-whisper is not installed: {WHISPER_INSTALL}")
-    check_whisper_model(whisper_model)
+    if not usable:
+        raise MediaError(f"faster-whisper has no model: {TINY_EN.install}, or set whisper_model")
     return "faster-whisper"
-
-
-def check_whisper_model(whisper_model: str | Path | None) -> Path:
-    """The model must be a local CTranslate2 directory: names of hub models are refused."""
-    if not whisper_model:
-        raise InputError("faster-whisper needs whisper_model: a local CTranslate2 model directory")
-    path = Path(whisper_model).expanduser()
-    if not path.is_dir():
-        raise InputError(
-            f"whisper_model {str(whisper_model)!r} is not a directory (expected a local "
-            "CTranslate2 model directory; models are never downloaded)"
-        )
-    missing = [f for f in WHISPER_MODEL_FILES if not (path / f).is_file()]
-    if missing:
-        raise InputError(f"whisper_model {str(path)!r} lacks {', '.join(missing)}")
-    return path
-
-
-def whisper_options(device: str, compute_type: str, *, cuda_devices: int) -> tuple[str, str]:
-    """(device, compute_type): auto = CUDA when a GPU is visible; float16 on CUDA, int8 on CPU."""
-    if device not in ("auto", "cpu", "cuda"):
-        raise InputError(f"whisper device {device!r} (expected auto, cpu or cuda)")
-    if device == "auto":
-        device = "cuda" if cuda_devices > 0 else "cpu"
-    if compute_type == "auto":
-        compute_type = "float16" if device == "cuda" else "int8"
-    return device, compute_type
-
-
-def from_whisper_segments(segments: Iterable[Segment], *, name: str) -> Transcript:
-    """Words of faster-whisper ``Segment``s (each with ``words``), as a transcript."""
-    segments = list(segments)
-    if not any((s.words or s.text.strip()) for s in segments):
-        raise InputError(f"{name}: no speech recognised (silent or non-speech audio)")
-    return from_segments(segments, source="asr:faster-whisper", name=name)
-
-
-def _transcribe_whisper(
-    wav_path: Path, model_dir: Path, device: str, compute_type: str, workers: int | None
-) -> Transcript:
-    import ctranslate2
-    from faster_whisper import WhisperModel
-
-    device, compute_type = whisper_options(
-        device, compute_type, cuda_devices=ctranslate2.get_cuda_device_count()
-    )
-    model = WhisperModel(
-        str(model_dir),
-        device=device,
-        compute_type=compute_type,
-        cpu_threads=workers or 0,
-        local_files_only=True,
-    )
-    segments, _info = model.transcribe(str(wav_path), word_timestamps=True, vad_filter=True)
-    return from_whisper_segments(segments, name=str(wav_path))  # decoding runs while iterating
 
 
 def transcribe(
     wav_path: str | Path,
     *,
     engine: str = "auto",
+    language: str = "",
     whisper_model: str | Path | None = None,
     device: str = "auto",
     compute_type: str = "auto",
@@ -214,16 +161,34 @@ def transcribe(
 ) -> Transcript:
     """Recognise speech in a 16 kHz mono WAV with the chosen engine; words with times.
 
-    ``engine``: auto (faster-whisper when installed and ``whisper_model`` is set, else
-    pocketsphinx), pocketsphinx or faster-whisper. ``whisper_model`` is a local CTranslate2
-    model directory. ``workers``: decoder processes for pocketsphinx (default: up to 2), CPU
-    threads for faster-whisper (default: its own choice).
+    ``engine``: auto (faster-whisper with the packaged models or ``whisper_model``, a local
+    CTranslate2 directory; pocketsphinx when neither is installed), pocketsphinx or
+    faster-whisper. ``language``: an ISO 639-1 code, or "" to detect it. ``workers``: decoder
+    processes for pocketsphinx (default: up to 2), CPU threads for faster-whisper.
     """
     wav_path = Path(wav_path)
-    if choose_engine(engine, whisper_model, installed=whisper_installed()) == "faster-whisper":
-        model_dir = check_whisper_model(whisper_model)
-        return _transcribe_whisper(wav_path, model_dir, device, compute_type, workers)
-    return transcribe_pocketsphinx(wav_path, workers=workers)
+    chosen = choose_engine(
+        engine,
+        whisper_model,
+        installed=whisper_asr.installed(),
+        packaged=whisper_models.installed(TINY_EN),
+    )
+    if chosen == "faster-whisper":
+        return whisper_asr.transcribe_whisper(
+            wav_path,
+            language=language,
+            whisper_model=whisper_model,
+            device=device,
+            compute_type=compute_type,
+            threads=workers,
+        )
+    if language.strip().lower() not in ("", "en"):
+        raise InputError(
+            f"asr_language {language!r}: pocketsphinx, the fallback recogniser, hears English "
+            f"only; other languages need faster-whisper with {BASE.install}"
+        )
+    got = transcribe_pocketsphinx(wav_path, workers=workers)
+    return replace(got, language="en", model="pocketsphinx-en-us")
 
 
 def transcribe_pocketsphinx(wav_path: Path, *, workers: int | None = None) -> Transcript:

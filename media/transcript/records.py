@@ -58,6 +58,8 @@ class Transcript:
     timing: Timing = "word"
     # Word index ranges (inclusive) whose times were estimated inside one cue or segment.
     cue_spans: tuple[tuple[int, int], ...] = ()
+    language: str = ""  # ISO 639-1 code when known ("en"); recognised or detected by ASR
+    model: str = ""  # the recogniser's model, for ASR transcripts ("whisper-tiny.en")
 
     @property
     def speakers(self) -> tuple[str, ...]:

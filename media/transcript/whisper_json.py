@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from media.errors import InputError
@@ -159,6 +160,8 @@ def to_json(transcript: Transcript) -> str:
         "source": transcript.source,
         "timing": transcript.timing,
         "cue_spans": [list(s) for s in transcript.cue_spans],
+        "language": transcript.language,
+        "model": transcript.model,
         "words": [
             {
                 "text": w.text,
@@ -196,7 +199,9 @@ def _from_own(doc: Mapping[str, Any], name: str) -> Transcript:
         raise InputError(f"{name}: cue_spans {list(spans)} do not fit {len(words)} words")
     stated = doc.get("source")
     source = stated if isinstance(stated, str) else "json"
-    return Transcript(tuple(words), tuple(sentences_from_words(words)), source, timing, spans)
+    language, model = _text(doc.get("language")), _text(doc.get("model"))
+    sentences = tuple(sentences_from_words(words))
+    return Transcript(tuple(words), sentences, source, timing, spans, language, model)
 
 
 def parse_json(text: str, *, name: str) -> Transcript:
@@ -228,4 +233,6 @@ def parse_json(text: str, *, name: str) -> Transcript:
         for w in s.get("words") or []
     )
     source = "json:whisperx" if whisperx else "json:whisper"
-    return from_segments(segments, source=source, name=name)
+    got = from_segments(segments, source=source, name=name)
+    language = _text(doc.get("language")) if isinstance(doc, Mapping) else ""
+    return replace(got, language=language) if language else got

