@@ -34,6 +34,7 @@ from media.transcript.speaker_features import (
     FRAME_S,
     RATE,
     Floats,
+    Windows,
     cepstra,
     read_samples,
     speech_frame_mask,
@@ -55,6 +56,7 @@ class DiarizeParams:
     min_share: float = 0.05  # clusters with less of the speech are folded into the nearest
     switch_cost: float = 0.3  # Viterbi penalty (in cosine distance) for changing speaker
     vad_aggressiveness: int = 2  # WebRTC VAD mode when no regions are given
+    merge_distance: float = 1.4  # fixed-scale centroid distance: closer clusters are one voice
     max_items: int = 2000  # segments clustered exactly; more are subsampled, then assigned
 
 
@@ -100,6 +102,35 @@ def agglomerate(
         closer = alive & (dist[:, i] < dist[np.arange(n), best])
         best[closer] = i
     return np.unique(labels, return_inverse=True)[1].astype(np.int64)
+
+
+def distances(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """(len(a), len(b)) root-mean-square differences per dimension."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    sq = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * (a @ b.T)
+    out: npt.NDArray[np.float64] = np.sqrt(np.maximum(sq, 0.0) / a.shape[1])
+    return out
+
+
+def merge_same_voice(
+    scaled: Floats, labels: npt.NDArray[np.int64], merge_distance: float
+) -> npt.NDArray[np.int64]:
+    """Merge clusters whose mean fixed-scale statistics are closer than ``merge_distance``.
+
+    Clustering on within-recording standardised vectors always finds the recording's largest
+    contrast, even in one voice; on the fixed scale two groups of one voice stay close.
+    """
+    labels = labels.copy()
+    while (k := int(labels.max()) + 1) > 1:
+        cents = np.stack([scaled[labels == i].mean(axis=0) for i in range(k)]).astype(np.float64)
+        d = distances(cents, cents)
+        np.fill_diagonal(d, np.inf)
+        i, j = np.unravel_index(int(d.argmin()), d.shape)
+        if d[i, j] >= merge_distance:
+            break
+        labels[labels == max(i, j)] = min(i, j)
+        labels = np.unique(labels, return_inverse=True)[1].astype(np.int64)
+    return labels
 
 
 def change_segments(vectors: Floats, spans: npt.NDArray[np.float64], threshold: float) -> list[int]:
@@ -156,9 +187,9 @@ def viterbi(cost: npt.NDArray[np.float64], switch_cost: float) -> npt.NDArray[np
     return path
 
 
-def cluster_windows(vectors: Floats, spans: npt.NDArray[np.float64], max_speakers: int,
-                    p: DiarizeParams) -> npt.NDArray[np.int64]:  # fmt: skip
+def cluster_windows(windows: Windows, max_speakers: int, p: DiarizeParams) -> npt.NDArray[np.int64]:
     """A speaker index per window (0-based)."""
+    vectors, spans = windows.vectors, windows.spans
     starts = change_segments(vectors, spans, p.change_distance)
     bounds = [*starts, len(vectors)]
     seg_vecs = np.stack(
@@ -180,6 +211,7 @@ def cluster_windows(vectors: Floats, spans: npt.NDArray[np.float64], max_speaker
     else:
         labels = seg_labels[win_labels]
     labels = fold_small(vectors, labels, p.min_share)
+    labels = merge_same_voice(windows.scaled, labels, p.merge_distance)
     k = int(labels.max()) + 1
     if k == 1:
         return labels
@@ -239,7 +271,7 @@ def diarize(
     windows = window_embeddings(frames, regions, win_s=params.win_s, hop_s=params.hop_s)
     if len(windows.vectors) == 0:
         return ()
-    labels = cluster_windows(windows.vectors, windows.spans, max_speakers, params)
+    labels = cluster_windows(windows, max_speakers, params)
     return _relabel(frame_segments(windows.spans, labels, regions, len(frames)))
 
 

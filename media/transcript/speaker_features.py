@@ -111,13 +111,27 @@ def deltas(features: Floats, span: int = DELTA_SPAN) -> Floats:
     return (num / (2 * sum(k * k for k in range(1, span + 1)))).astype(np.float32)
 
 
+# Typical spread of each statistic within one recording, a / (1 + b·k) for cepstral index k
+# (fitted to the median within-file standard deviation over the speech in ../shared/media):
+# dividing by it gives every dimension a like weight on a fixed scale, so a distance means the
+# same in every recording (a per-recording z-score would make one voice look as spread as two).
+_SPREAD = ((3.1, 0.5), (2.8, 1.1), (0.48, 0.73))  # mean c_k, std c_k, std of delta c_k
+
+
+def _spread() -> npt.NDArray[np.float64]:
+    k = np.arange(1, N_CEPS + 1, dtype=np.float64)
+    return np.concatenate([a / (1.0 + b * k) for a, b in _SPREAD])
+
+
 @dataclass(frozen=True, slots=True)
 class Windows:
     """Fixed-length windows of speech: ``spans[i]`` = (start_s, end_s), ``vectors[i]`` its
-    summary (standardised over the recording, unit length)."""
+    statistics standardised within the recording (unit length) and ``scaled[i]`` on a fixed
+    scale (see :func:`window_embeddings`)."""
 
     spans: npt.NDArray[np.float64]
     vectors: Floats
+    scaled: Floats
 
 
 def speech_frame_mask(
@@ -161,26 +175,32 @@ def window_embeddings(
     hop_s: float = 0.75,
     min_s: float = 0.3,
 ) -> Windows:
-    """Mean and standard deviation of cepstra and deltas over the speech frames of each window.
+    """Statistics of the speech frames of each window, in two forms.
 
-    Dimensions are standardised over all windows of the recording (so each weighs alike, and a
-    channel's fixed colouring drops out), then each vector is scaled to unit length.
+    ``vectors``: mean and standard deviation of cepstra and deltas, standardised over the
+    recording's windows and scaled to unit length (best at telling this recording's voices
+    apart). ``scaled``: the mean and standard deviation of the cepstra and the standard
+    deviation of the deltas on the fixed scale of :data:`_SPREAD` (comparable across
+    recordings, so it can say whether two groups of windows are one voice at all).
     """
     spans = window_spans(regions, win_s=win_s, hop_s=hop_s, min_s=min_s)
-    both = np.hstack([frames, deltas(frames)]) if len(frames) else np.zeros((0, 2 * N_CEPS))
     speech = speech_frame_mask(len(frames), regions)
-    vecs = np.zeros((len(spans), 4 * N_CEPS), dtype=np.float64)
+    both = np.hstack([frames, deltas(frames)])
+    stats = np.zeros((len(spans), 4 * N_CEPS), dtype=np.float64)
     keep = np.zeros(len(spans), dtype=bool)
     for i, (start, end) in enumerate(spans):
-        a, b = int(round(start / FRAME_S)), min(len(both), int(round(end / FRAME_S)))
+        a, b = int(round(start / FRAME_S)), min(len(frames), int(round(end / FRAME_S)))
         chunk = both[a:b][speech[a:b]]
         if len(chunk) < 10:
             continue
-        vecs[i] = np.concatenate([chunk.mean(axis=0), chunk.std(axis=0)])
+        stats[i] = np.concatenate([chunk.mean(axis=0), chunk.std(axis=0)])
         keep[i] = True
-    vecs, kept = vecs[keep], np.array(spans, dtype=np.float64).reshape(-1, 2)[keep]
+    stats = stats[keep]
+    kept = np.array(spans, dtype=np.float64).reshape(-1, 2)[keep]
+    # Columns: mean c, mean delta c (about 0, not a voice trait), std c, std delta c.
+    scaled = stats[:, [*range(N_CEPS), *range(2 * N_CEPS, 4 * N_CEPS)]] / _spread()
+    vecs = stats
     if len(vecs) > 1:
         vecs = (vecs - vecs.mean(axis=0)) / (vecs.std(axis=0) + 1e-6)
-    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-    vecs = vecs / np.maximum(norms, 1e-9)
-    return Windows(kept, vecs.astype(np.float32))
+    vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+    return Windows(kept, vecs.astype(np.float32), scaled.astype(np.float32))
