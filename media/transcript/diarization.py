@@ -8,7 +8,8 @@ The story (each step a pure function below):
 3. speaker-change points where adjacent windows differ; the runs between them are segments;
 4. average-linkage agglomerative clustering of segments on cosine distance, stopped at a
    distance threshold measured on real conversations (and at most ``max_speakers``); clusters
-   holding too little speech are folded into their nearest neighbour;
+   holding too little speech are folded into their nearest neighbour, and clusters whose
+   fixed-scale statistics are close are merged (one voice, not two);
 5. smoothing: each window's label is decided by Viterbi over the windows with a cost for
    switching speaker, so a single stray window cannot flip a turn;
 6. each 10 ms speech frame takes the label of the window centred nearest to it.
@@ -47,7 +48,7 @@ __all__ = ["DiarizeParams", "SpeakerSegment", "assign_speakers", "diarize"]
 
 @dataclass(frozen=True, slots=True)
 class DiarizeParams:
-    """Tunables of :func:`diarize`; the defaults are the measured ones (README of the tests)."""
+    """Tunables of :func:`diarize`; defaults measured by tests/benchmarks/diarization.py."""
 
     win_s: float = 1.5  # window summarised into one vector
     hop_s: float = 0.75

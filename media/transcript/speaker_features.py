@@ -112,7 +112,8 @@ def deltas(features: Floats, span: int = DELTA_SPAN) -> Floats:
 
 
 # Typical spread of each statistic within one recording, a / (1 + b·k) for cepstral index k
-# (fitted to the median within-file standard deviation over the speech in ../shared/media):
+# (fitted to the median within-file standard deviation over the real-media speech files,
+# $CLIPFLOW_REAL_MEDIA/speech, tests/benchmarks/diarization.py):
 # dividing by it gives every dimension a like weight on a fixed scale, so a distance means the
 # same in every recording (a per-recording z-score would make one voice look as spread as two).
 _SPREAD = ((3.1, 0.5), (2.8, 1.1), (0.48, 0.73))  # mean c_k, std c_k, std of delta c_k
