@@ -51,6 +51,15 @@ class SpeakerTurn:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeakerSegment:
+    """Who speaks when, without words: a diarization or an RTTM reference line."""
+
+    start_s: float
+    end_s: float
+    speaker: str
+
+
+@dataclass(frozen=True, slots=True)
 class Transcript:
     words: tuple[Word, ...]
     sentences: tuple[Sentence, ...]

@@ -76,16 +76,20 @@ def _frame_flags(w: wave.Wave_read, vad: Vad, rate: int, frame_ms: int) -> Itera
             yield vad.is_speech(block[at : at + frame_bytes], rate)
 
 
+def _check_settings(aggressiveness: int, frame_ms: int) -> None:
+    if aggressiveness not in (0, 1, 2, 3):
+        raise InputError(f"VAD aggressiveness {aggressiveness!r} (expected 0, 1, 2 or 3)")
+    if frame_ms not in (10, 20, 30):
+        raise InputError(f"VAD frame {frame_ms!r} ms (expected 10, 20 or 30)")
+
+
 def speech_regions(
     wav_path: str | Path, *, aggressiveness: int = 2, frame_ms: int = 30
 ) -> list[Region]:
     """(start_s, end_s) of each stretch of speech in a mono 16-bit WAV, in order."""
     import webrtcvad
 
-    if aggressiveness not in (0, 1, 2, 3):
-        raise InputError(f"VAD aggressiveness {aggressiveness!r} (expected 0, 1, 2 or 3)")
-    if frame_ms not in (10, 20, 30):
-        raise InputError(f"VAD frame {frame_ms!r} ms (expected 10, 20 or 30)")
+    _check_settings(aggressiveness, frame_ms)
     try:
         w = wave.open(str(wav_path), "rb")
     except (OSError, EOFError, wave.Error) as exc:
@@ -101,6 +105,25 @@ def speech_regions(
         flags = _frame_flags(w, vad, rate, frame_ms)
         overhang = _OVERHANG_FRAMES[aggressiveness][frame_ms // 10 - 1] * frame_ms / 1000
         return list(smooth_regions(flags, frame_s=frame_ms / 1000, overhang_s=overhang))
+
+
+def pcm_speech_regions(
+    pcm: bytes, rate: int = 16_000, *, aggressiveness: int = 2, frame_ms: int = 30
+) -> list[Region]:
+    """:func:`speech_regions` of mono 16-bit little-endian samples already in memory."""
+    import webrtcvad
+
+    _check_settings(aggressiveness, frame_ms)
+    if rate not in VAD_RATES:
+        raise InputError(f"VAD rate {rate} Hz (expected one of {VAD_RATES})")
+    vad = webrtcvad.Vad(aggressiveness)
+    frame_bytes = rate * frame_ms // 1000 * 2
+    flags = (
+        vad.is_speech(pcm[at : at + frame_bytes], rate)
+        for at in range(0, len(pcm) - frame_bytes + 1, frame_bytes)
+    )
+    overhang = _OVERHANG_FRAMES[aggressiveness][frame_ms // 10 - 1] * frame_ms / 1000
+    return list(smooth_regions(flags, frame_s=frame_ms / 1000, overhang_s=overhang))
 
 
 def _snap_start(t: float, starts: Sequence[float], ends: Sequence[float], window_s: float) -> float:

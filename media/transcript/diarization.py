@@ -1,0 +1,312 @@
+"""Who speaks when, from the audio alone: speaker turns for recordings without a sidecar.
+
+The story (each step a pure function below):
+
+1. speech regions (WebRTC VAD, :mod:`media.transcript.vad`) unless the caller has them;
+2. ~1.5 s windows of speech every 0.75 s, each summarised by cepstral statistics
+   (:mod:`media.transcript.speaker_features`);
+3. speaker-change points where adjacent windows differ; the runs between them are segments;
+4. average-linkage agglomerative clustering of segments on cosine distance, stopped at a
+   distance threshold measured on real conversations (and at most ``max_speakers``); clusters
+   holding too little speech are folded into their nearest neighbour, and clusters whose
+   fixed-scale statistics are close are merged (one voice, not two);
+5. smoothing: each window's label is decided by Viterbi over the windows with a cost for
+   switching speaker, so a single stray window cannot flip a turn;
+6. each 10 ms speech frame takes the label of the window centred nearest to it.
+
+Labels are "S1", "S2", … in order of first appearance. :func:`assign_speakers` writes them
+onto a :class:`~media.transcript.records.Transcript` so its sentences and turns split where
+the speaker changes, as they do for a Zoom VTT sidecar.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from media.errors import InputError
+from media.transcript.records import SpeakerSegment, Transcript, Word, sentences_from_words
+from media.transcript.speaker_features import (
+    FRAME_S,
+    RATE,
+    Floats,
+    Windows,
+    cepstra,
+    read_samples,
+    speech_frame_mask,
+    window_embeddings,
+)
+from media.transcript.vad import Region, pcm_speech_regions
+
+__all__ = ["DiarizeParams", "SpeakerSegment", "assign_speakers", "diarize"]
+
+
+@dataclass(frozen=True, slots=True)
+class DiarizeParams:
+    """Tunables of :func:`diarize`; defaults measured by tests/benchmarks/diarization.py."""
+
+    win_s: float = 1.5  # window summarised into one vector
+    hop_s: float = 0.75
+    change_distance: float = 0.6  # cosine distance between neighbours that starts a segment
+    stop_distance: float = 1.2  # average-linkage distance at which clustering stops
+    min_share: float = 0.05  # clusters with less of the speech are folded into the nearest
+    switch_cost: float = 0.3  # Viterbi penalty (in cosine distance) for changing speaker
+    vad_aggressiveness: int = 2  # WebRTC VAD mode when no regions are given
+    merge_distance: float = 1.4  # fixed-scale centroid distance: closer clusters are one voice
+    max_items: int = 2000  # segments clustered exactly; more are subsampled, then assigned
+
+
+def agglomerate(
+    vectors: npt.NDArray[np.float64],
+    weights: npt.NDArray[np.float64],
+    *,
+    stop_distance: float,
+    max_clusters: int,
+) -> npt.NDArray[np.int64]:
+    """Average-linkage clustering on cosine distance of unit ``vectors`` (weighted items).
+
+    Merges the closest pair until the closest is farther than ``stop_distance`` and no more
+    than ``max_clusters`` remain. Row minima are cached, so a merge costs O(n) typically.
+    """
+    n = len(vectors)
+    labels = np.arange(n)
+    if n <= 1:
+        return labels
+    dist = (1.0 - vectors @ vectors.T).astype(np.float64)
+    np.fill_diagonal(dist, np.inf)
+    size = weights.astype(np.float64).copy()
+    alive = np.ones(n, dtype=bool)
+    best = dist.argmin(axis=1)
+    for remaining in range(n, 1, -1):
+        rows = np.flatnonzero(alive)
+        row_min = dist[rows, best[rows]]
+        i = int(rows[row_min.argmin()])
+        j = int(best[i])
+        if dist[i, j] > stop_distance and remaining <= max_clusters:
+            break
+        # Lance-Williams update for average linkage: the merged row is the weighted mean.
+        merged = (size[i] * dist[i] + size[j] * dist[j]) / (size[i] + size[j])
+        dist[i], dist[:, i] = merged, merged
+        dist[j], dist[:, j] = np.inf, np.inf
+        dist[i, i] = np.inf
+        size[i] += size[j]
+        alive[j] = False
+        labels[labels == j] = i
+        best[i] = int(dist[i].argmin())
+        for k in np.flatnonzero(alive & ((best == i) | (best == j))):
+            best[k] = int(dist[k].argmin())
+        closer = alive & (dist[:, i] < dist[np.arange(n), best])
+        best[closer] = i
+    return np.unique(labels, return_inverse=True)[1].astype(np.int64)
+
+
+def distances(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """(len(a), len(b)) root-mean-square differences per dimension."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    sq = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * (a @ b.T)
+    out: npt.NDArray[np.float64] = np.sqrt(np.maximum(sq, 0.0) / a.shape[1])
+    return out
+
+
+def merge_same_voice(
+    scaled: Floats, labels: npt.NDArray[np.int64], merge_distance: float
+) -> npt.NDArray[np.int64]:
+    """Merge clusters whose mean fixed-scale statistics are closer than ``merge_distance``.
+
+    Clustering on within-recording standardised vectors always finds the recording's largest
+    contrast, even in one voice; on the fixed scale two groups of one voice stay close.
+    """
+    labels = labels.copy()
+    while (k := int(labels.max()) + 1) > 1:
+        cents = np.stack([scaled[labels == i].mean(axis=0) for i in range(k)]).astype(np.float64)
+        d = distances(cents, cents)
+        np.fill_diagonal(d, np.inf)
+        i, j = np.unravel_index(int(d.argmin()), d.shape)
+        if d[i, j] >= merge_distance:
+            break
+        labels[labels == max(i, j)] = min(i, j)
+        labels = np.unique(labels, return_inverse=True)[1].astype(np.int64)
+    return labels
+
+
+def change_segments(vectors: Floats, spans: npt.NDArray[np.float64], threshold: float) -> list[int]:
+    """Start indices of runs of windows with no speaker change inside.
+
+    A run ends where two overlapping neighbours differ by more than ``threshold`` (cosine), or
+    where the windows stop overlapping (a pause between speech regions).
+    """
+    starts = [0]
+    for k in range(1, len(vectors)):
+        gap = spans[k, 0] >= spans[k - 1, 1]
+        if gap or 1.0 - float(vectors[k] @ vectors[k - 1]) > threshold:
+            starts.append(k)
+    return starts
+
+
+def _centroids(vectors: Floats, labels: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.float64]:
+    c = np.stack([vectors[labels == i].mean(axis=0) for i in range(k)]).astype(np.float64)
+    unit: npt.NDArray[np.float64] = c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-9)
+    return unit
+
+
+def fold_small(
+    vectors: Floats, labels: npt.NDArray[np.int64], min_share: float
+) -> npt.NDArray[np.int64]:
+    """Move the windows of clusters holding under ``min_share`` of them to the nearest
+    remaining cluster (never removing the largest)."""
+    counts = np.bincount(labels)
+    big = np.flatnonzero(counts >= max(min_share * len(labels), counts.max()))
+    big = np.union1d(big, np.flatnonzero(counts >= min_share * len(labels)))
+    if len(big) == len(counts):
+        return labels
+    cents = _centroids(vectors, labels, len(counts))[big]
+    out = labels.copy()
+    small = ~np.isin(labels, big)
+    out[small] = big[np.argmax(vectors[small].astype(np.float64) @ cents.T, axis=1)]
+    return np.unique(out, return_inverse=True)[1].astype(np.int64)
+
+
+def viterbi(cost: npt.NDArray[np.float64], switch_cost: float) -> npt.NDArray[np.int64]:
+    """Cheapest label path through (n, k) per-item costs, paying ``switch_cost`` per change."""
+    n, k = cost.shape
+    total = cost[0].copy()
+    back = np.zeros((n, k), dtype=np.int64)
+    for t in range(1, n):
+        stay = total
+        jump = total.min() + switch_cost
+        back[t] = np.where(stay <= jump, np.arange(k), int(total.argmin()))
+        total = np.minimum(stay, jump) + cost[t]
+    path = np.zeros(n, dtype=np.int64)
+    path[-1] = int(total.argmin())
+    for t in range(n - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path
+
+
+def cluster_windows(windows: Windows, max_speakers: int, p: DiarizeParams) -> npt.NDArray[np.int64]:
+    """A speaker index per window (0-based)."""
+    vectors, spans = windows.vectors, windows.spans
+    starts = change_segments(vectors, spans, p.change_distance)
+    bounds = [*starts, len(vectors)]
+    seg_vecs = np.stack(
+        [vectors[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    )
+    seg_vecs = seg_vecs / np.maximum(np.linalg.norm(seg_vecs, axis=1, keepdims=True), 1e-9)
+    weights = np.diff(bounds).astype(np.float64)
+    pick = np.arange(len(seg_vecs))
+    if len(pick) > p.max_items:
+        pick = np.linspace(0, len(seg_vecs) - 1, p.max_items).round().astype(np.int64)
+    seg_labels = agglomerate(seg_vecs[pick].astype(np.float64), weights[pick],
+                             stop_distance=p.stop_distance, max_clusters=max_speakers)  # fmt: skip
+    win_labels = np.repeat(np.arange(len(seg_vecs)), np.diff(bounds))
+    if len(pick) < len(seg_vecs):  # the rest go to the nearest centroid of the sample
+        sampled = np.isin(win_labels, pick)
+        cents = _centroids(vectors[sampled], seg_labels[np.searchsorted(pick, win_labels[sampled])],
+                           int(seg_labels.max()) + 1)  # fmt: skip
+        labels = np.argmax(vectors.astype(np.float64) @ cents.T, axis=1).astype(np.int64)
+    else:
+        labels = seg_labels[win_labels]
+    labels = fold_small(vectors, labels, p.min_share)
+    labels = merge_same_voice(windows.scaled, labels, p.merge_distance)
+    k = int(labels.max()) + 1
+    if k == 1:
+        return labels
+    cents = _centroids(vectors, labels, k)
+    return viterbi(1.0 - vectors.astype(np.float64) @ cents.T, p.switch_cost)
+
+
+def frame_segments(spans: npt.NDArray[np.float64], labels: npt.NDArray[np.int64],
+                   regions: Sequence[Region], n_frames: int) -> list[SpeakerSegment]:  # fmt: skip
+    """Speech frames labelled by the window centred nearest them, joined into segments."""
+    speech = np.flatnonzero(speech_frame_mask(n_frames, regions))
+    if len(speech) == 0 or len(spans) == 0:
+        return []
+    centres = spans.mean(axis=1)
+    t = (speech + 0.5) * FRAME_S
+    if len(centres) == 1:
+        nearest = np.zeros(len(t), dtype=np.int64)
+    else:
+        right = np.clip(np.searchsorted(centres, t), 1, len(centres) - 1)
+        left = right - 1
+        nearest = np.where(np.abs(t - centres[left]) <= np.abs(centres[right] - t), left, right)
+    frame_labels = labels[nearest]
+    # Split where the label changes or frames are not contiguous.
+    cut = np.flatnonzero((np.diff(frame_labels) != 0) | (np.diff(speech) != 1)) + 1
+    out = []
+    for a, b in zip([0, *cut], [*cut, len(speech)], strict=True):
+        out.append(SpeakerSegment(round(float(speech[a] * FRAME_S), 3),
+                                  round(float((speech[b - 1] + 1) * FRAME_S), 3),
+                                  str(int(frame_labels[a]))))  # fmt: skip
+    return out
+
+
+def _relabel(segments: list[SpeakerSegment]) -> tuple[SpeakerSegment, ...]:
+    names: dict[str, str] = {}
+    for s in segments:
+        names.setdefault(s.speaker, f"S{len(names) + 1}")
+    return tuple(replace(s, speaker=names[s.speaker]) for s in segments)
+
+
+def diarize(
+    source: str | Path | Floats,
+    *,
+    max_speakers: int = 8,
+    regions: Sequence[Region] | None = None,
+    params: DiarizeParams = DiarizeParams(),
+) -> tuple[SpeakerSegment, ...]:
+    """Speaker segments of a recording (path, decoded by ffmpeg) or of 16 kHz mono samples."""
+    if max_speakers < 1:
+        raise InputError(f"max_speakers must be at least 1 (got {max_speakers})")
+    samples = read_samples(source) if isinstance(source, (str, Path)) else source
+    if samples.ndim != 1:
+        raise InputError(f"diarize needs mono samples (got shape {samples.shape})")
+    if regions is None:
+        pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+        regions = pcm_speech_regions(pcm, RATE, aggressiveness=params.vad_aggressiveness)
+    frames = cepstra(samples)
+    windows = window_embeddings(frames, regions, win_s=params.win_s, hop_s=params.hop_s)
+    if len(windows.vectors) == 0:
+        return ()
+    labels = cluster_windows(windows, max_speakers, params)
+    return _relabel(frame_segments(windows.spans, labels, regions, len(frames)))
+
+
+def _speaker_at(start: float, end: float, segments: Sequence[SpeakerSegment],
+                starts: Sequence[float], longest: float) -> str:  # fmt: skip
+    """The speaker covering most of [start, end]; the nearest segment's when none overlaps.
+
+    ``segments`` are sorted by start (``starts``); ``longest`` bounds how far back to look.
+    """
+    cover: dict[str, float] = {}
+    k = bisect.bisect_left(starts, start - longest)
+    while k < len(segments) and starts[k] < end:
+        s = segments[k]
+        if (o := min(end, s.end_s) - max(start, s.start_s)) > 0:
+            cover[s.speaker] = cover.get(s.speaker, 0.0) + o
+        k += 1
+    if cover:
+        return max(cover, key=lambda who: cover[who])
+    mid = (start + end) / 2
+    k = bisect.bisect_left(starts, mid)
+    near = [segments[i] for i in (k - 1, k) if 0 <= i < len(segments)]
+    return min(near, key=lambda s: min(abs(mid - s.start_s), abs(mid - s.end_s))).speaker
+
+
+def assign_speakers(transcript: Transcript, segments: Sequence[SpeakerSegment]) -> Transcript:
+    """Each word labelled with the speaker covering most of its time; sentences regrouped so
+    that a speaker change ends a sentence (turns follow from sentences)."""
+    if not segments:
+        return transcript
+    ordered = sorted(segments, key=lambda s: s.start_s)
+    starts = [s.start_s for s in ordered]
+    longest = max(s.end_s - s.start_s for s in ordered)
+    words: list[Word] = [
+        replace(w, speaker=_speaker_at(w.start_s, w.end_s, ordered, starts, longest))
+        for w in transcript.words
+    ]
+    return replace(transcript, words=tuple(words), sentences=tuple(sentences_from_words(words)))
