@@ -39,6 +39,8 @@ DEPENDENT_OPENERS = (
     "that is why",
     "this is why",
     "okay so",
+    "alright so",
+    "all right so",
     "ok so",
     "as i said",
     "like i said",
