@@ -141,7 +141,7 @@ def starts_lowercase(text: str) -> bool:
     """The first letter is lower case: in a cased transcript, the rest of a sentence begun
     before (Whisper segments often split one there)."""
     first = _CASED.search(text)
-    return bool(first) and first.group().islower()
+    return first is not None and first.group().islower()
 
 
 def is_cased(texts: list[str]) -> bool:
