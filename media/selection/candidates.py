@@ -10,18 +10,16 @@ segments of :mod:`media.selection.topics`; the pick spreads the clips across top
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from media.selection import scoring
 from media.selection.prosody import SentenceProsody
+from media.selection.titles import headline
 from media.selection.topics import Topics, VectorKind, segment
 from media.selection.topics import words as tokens
 from media.transcript.records import Sentence, Transcript
-
-TITLE_CHARS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +95,8 @@ def candidates(
             start, end = clip_bounds(transcript, first, sents[j], rules)
             if end - start > rules.max_clip_s:
                 break
-            if end - start < rules.min_clip_s:
-                continue
+            if end - start < rules.min_clip_s or rec.question[j]:
+                continue  # too short, or a question whose answer is cut off: never a clip
             sub = scoring.score_window(rec, i, j, start, end)
             out.append(_plan(rec, transcript, i, j, start, end, sub))
     return out
@@ -129,36 +127,11 @@ def _plan(
         speaker=spoken.most_common(1)[0][0],
         first_sentence=i,
         last_sentence=j,
-        title=clip_title(scoring.salient_sentence(rec, i, j).text),
+        title=headline(scoring.sentence_weights(rec, i, j)),
         sub_scores=sub,
         speakers=tuple(dict.fromkeys(s.speaker for s in window)),
         topic=topic_words.most_common(1)[0][0],
     )
-
-
-_TITLE_LEAD = re.compile(
-    r"^(?:(?:and|but|so|well|okay|ok|now|yeah|yes|right|because|also|then|plus|look|oh|"
-    r"anyway|actually|honestly|basically|after that|that said|and then)\b[,.]?\s+)+",
-    re.I,
-)
-_CLAUSE = re.compile(r"\s*(?:[,;:]|\s[–—-]\s)\s*")
-
-
-def clip_title(sentence: str, limit: int = TITLE_CHARS) -> str:
-    """A readable title from a sentence: leading "So, and, well" dropped; when too long, its
-    first clause if that says something (4+ words), else cut at a word with an ellipsis."""
-    whole = " ".join(sentence.split())
-    text = _TITLE_LEAD.sub("", whole) or whole
-    if len(text) > limit:
-        clause = _CLAUSE.split(text, maxsplit=1)[0]
-        if len(tokens(clause)) >= 4:
-            text = clause
-    text = text.rstrip(" .,;:")
-    if len(text) > limit:
-        cut = text[: limit - 1]
-        space = cut.rfind(" ")
-        text = (cut[:space] if space >= limit // 2 else cut).rstrip(" ,;:-–—") + "…"
-    return text[:1].upper() + text[1:]
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
@@ -167,18 +140,22 @@ def _shingles(text: str) -> set[tuple[str, ...]]:
 
 
 def _repeats(a: ClipPlan, b: ClipPlan) -> bool:
-    """Mostly the same words (a speaker telling the same story twice): overlap coefficient of
-    word trigrams of at least one half."""
+    """Mostly the same words (a speaker telling the same story twice, or the same passage
+    again): overlap coefficient of word trigrams of at least one half, or a Jaccard index of
+    the word sets of at least one half."""
     sa, sb = _shingles(a.text), _shingles(b.text)
-    return bool(sa and sb) and len(sa & sb) / min(len(sa), len(sb)) >= 0.5
+    if sa and sb and len(sa & sb) / min(len(sa), len(sb)) >= 0.5:
+        return True
+    wa, wb = set(tokens(a.text)), set(tokens(b.text))
+    return bool(wa and wb) and len(wa & wb) / len(wa | wb) >= 0.5
 
 
 def pick_apart(
     pool: list[ClipPlan], *, limit: int, min_gap_s: float, min_score: float = -math.inf
 ) -> list[ClipPlan]:
     """Greedy by score: at most ``limit`` windows, none overlapping, each ``min_gap_s`` from
-    the others, none scoring below ``min_score`` and none repeating a chosen one's words;
-    returned in time order.
+    the others, none scoring below ``min_score`` and none repeating a chosen one's words
+    (:func:`_repeats`); returned in time order.
 
     Topics first: one clip per topic until no topic has another candidate over the floor,
     then the best of the rest whatever their topic.

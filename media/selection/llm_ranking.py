@@ -17,6 +17,7 @@ from typing import Any
 from media.errors import ClipflowError
 from media.selection.candidates import ClipPlan, SelectionRules, candidates, pick_apart
 from media.selection.prosody import SentenceProsody
+from media.selection.titles import shorten
 from media.selection.topics import VectorKind
 from media.transcript.records import Transcript
 
@@ -117,15 +118,8 @@ def _as_id(value: object) -> int | None:
 
 
 def _short_title(title: str) -> str:
-    """At most MAX_TITLE_CHARS: cut at a word boundary when one is near, with an ellipsis."""
-    title = " ".join(title.split())
-    if len(title) <= MAX_TITLE_CHARS:
-        return title
-    cut = title[: MAX_TITLE_CHARS - 1]
-    space = cut.rfind(" ")
-    if space >= MAX_TITLE_CHARS // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:-–—") + "…"
+    """At most MAX_TITLE_CHARS, cut at a clause or phrase boundary (never with an ellipsis)."""
+    return shorten(title, MAX_TITLE_CHARS)
 
 
 def read_answer(

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from media.errors import InputError
-from media.selection.candidates import ClipPlan, SelectionRules, clip_bounds, clip_title
+from media.selection.candidates import ClipPlan, SelectionRules, clip_bounds
+from media.selection.titles import headline
 from media.transcript.records import Sentence, Transcript
 
 FORMAT = "clipflow-plan"
@@ -144,7 +145,7 @@ def snap_clip(
         speakers[0] if speakers else "",
         first.index,
         last.index,
-        clip.title or clip_title(window[0].text),
+        clip.title or headline([(s.text, 1.0) for s in window]),
         {"edited": 1.0},
         speakers=speakers,
     )

@@ -3,8 +3,9 @@
 - ``salience``: how much of the window is spent on terms that matter in this recording
   (TF-IDF against the whole transcript's sentences).
 - ``self_contained``: no dependent opener ("And", "So that's why", "Okay."), no pronoun
-  without its antecedent at the start, no answer whose question is outside the window, no
-  question left hanging at the end, ends on a finished sentence.
+  without its antecedent at the start, no start in the middle of a sentence, no answer whose
+  question is outside the window, no question left hanging at the end, ends on a finished
+  thought (not "Okay." or "Interesting.", not on a trailing "but").
 - ``structure``: one speaker's complete point, or a question and its answer, from the start
   of a turn to its end.
 - ``delivery``: a comfortable speech rate; with prosody, livelier pitch and loudness than the
@@ -12,10 +13,12 @@
 - ``cohesion``: the window stays inside one topic segment, and nobody in it moves on to a
   new subject ("Let's switch gears ...").
 - ``length``: 25-50 s, the length people finish watching.
+- ``fluency``: few fillers and false starts (:mod:`media.selection.disfluency`).
 
-``total`` is their weighted mean (:data:`WEIGHTS`) times sqrt(self_contained * cohesion): a
-window that is not one complete thought on one topic cannot win on salience alone. Pure logic
-over a :class:`Transcript`.
+``total`` is their weighted mean (:data:`WEIGHTS`) times sqrt(self_contained * cohesion) times
+(1 + fluency) / 2: a window that is not one complete thought on one topic cannot win on salience
+alone, and one dense in "um", "you know" and restarts plays badly however good its point.
+Pure logic over a :class:`Transcript`.
 """
 
 from __future__ import annotations
@@ -29,8 +32,18 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from media.selection.discourse import (
+    dangling_pronoun,
+    dependent_opener,
+    is_backchannel,
+    is_cased,
+    is_question,
+    open_ending,
+    starts_lowercase,
+)
+from media.selection.disfluency import disfluent_count
 from media.selection.prosody import SentenceProsody
-from media.selection.topics import Topics, content_terms, idf_weights, is_shift_cue, words
+from media.selection.topics import Topics, content_terms, idf_weights, is_shift_cue
 from media.transcript.records import Sentence, Transcript
 
 WEIGHTS = {
@@ -42,62 +55,6 @@ WEIGHTS = {
     "length": 0.1,
 }
 
-# Openers that lean on what came before. Phrases are matched on the first words.
-DEPENDENT_OPENERS = (
-    "and",
-    "but",
-    "so",
-    "because",
-    "or",
-    "also",
-    "then",
-    "which",
-    "plus",
-    "though",
-    "anyway",
-    "otherwise",
-    "that's why",
-    "that is why",
-    "this is why",
-    "okay so",
-    "ok so",
-    "as i said",
-    "like i said",
-    "that said",
-    "on top of that",
-    "other than that",
-    "in that case",
-    "after that",
-    "even so",
-    # Replies: they answer or acknowledge something said before the clip.
-    "yeah",
-    "yes",
-    "no",
-    "right",
-    "exactly",
-    "okay",
-    "ok",
-    "sure",
-    "well",
-    "oh",
-)
-# Pronouns that need an antecedent; a clip that opens with one points outside itself.
-DANGLING_PRONOUNS = frozenset(
-    "it it's its they they're them their he he's him his she she's her this that that's "
-    "these those".split()
-)
-# "This book ..." is a determiner with its noun; "This is ..." points back.
-_DEMONSTRATIVES = frozenset("this that these those".split())
-_AFTER_PRONOUN = frozenset(
-    "is was are were 's will would can could does did do has had have means meant makes made "
-    "sounds seems seemed works worked one ones kind part".split()
-)
-# Short replies that carry no point of their own ("Right.", "That makes sense.").
-BACKCHANNEL_WORDS = frozenset(
-    "right okay ok yeah yes yep sure exactly interesting really hmm mm mm-hm mhm uh-huh ha "
-    "haha oh i see go on that that's makes sense true wow cool great absolutely totally got "
-    "it nice no well indeed of course fair enough good point agreed definitely".split()
-)
 # Talk about the show rather than the subject: greetings, thanks, plugs, sign-offs.
 HOUSEKEEPING = re.compile(
     r"\b(?:welcome (?:back|to)|thanks? (?:you )?for (?:having|joining|listening|watching)|"
@@ -106,49 +63,6 @@ HOUSEKEEPING = re.compile(
     re.I,
 )
 _TERMINAL = re.compile(r"[.!?…][\"')\]]*$")
-_LEADING_FILLER = frozenset("well now look i mean you know like um uh".split())
-
-
-def is_backchannel(text: str) -> bool:
-    """A reply of at most four words, all of them listening noises ("Ha, yes.", "Okay.")."""
-    tokens = words(text)
-    return bool(tokens) and len(tokens) <= 4 and all(t in BACKCHANNEL_WORDS for t in tokens)
-
-
-def is_question(text: str) -> bool:
-    return text.rstrip().rstrip("\"')]").endswith("?")
-
-
-def dependent_opener(text: str) -> str:
-    """The dependent opener ``text`` starts with ("" if none); a back-channel is one whole.
-    A sentence announcing a new subject has none: "Okay, let's talk about money." opens well.
-    """
-    if is_backchannel(text):
-        return text.strip()
-    if is_shift_cue(text):
-        return ""
-    tokens = words(text)
-    for phrase in DEPENDENT_OPENERS:
-        parts = phrase.split()
-        if tokens[: len(parts)] == parts:
-            return phrase
-    return ""
-
-
-def dangling_pronoun(text: str) -> str:
-    """The pronoun that opens ``text`` before any noun could introduce its referent ("" if
-    none). Leading fillers and dependent openers are skipped: "And it was..." -> "it"."""
-    tokens = words(text)
-    at = 0
-    while at < len(tokens) and (tokens[at] in _LEADING_FILLER or tokens[at] in DEPENDENT_OPENERS):
-        at += 1
-    if at >= len(tokens) or tokens[at] not in DANGLING_PRONOUNS:
-        return ""
-    word = tokens[at]
-    following = tokens[at + 1] if at + 1 < len(tokens) else ""
-    if word in _DEMONSTRATIVES and following and following not in _AFTER_PRONOUN:
-        return ""  # a determiner: "This book changed my life."
-    return word
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +82,9 @@ class Recording:
     shift_cue: tuple[bool, ...]  # the sentence announces a new subject ("Let's talk about")
     run_start: tuple[bool, ...]  # the sentence opens a speaker's run (back-channels ignored)
     run_end: tuple[bool, ...]
+    continuation: tuple[bool, ...]  # the rest of a sentence begun before (see _continuations)
+    open_end: tuple[str, ...]  # the word it breaks off on ("Yeah, but."), "" if whole
+    disfluent_words: npt.NDArray[np.int64]  # prefix sums of fillers and false starts
     topics: Topics
     liveliness: tuple[float, ...] | None  # per sentence 0..1, from prosody; None without it
 
@@ -192,6 +109,7 @@ def recording(
     # Unpunctuated ASR text says nothing about where sentences finish: then none is judged.
     finished = tuple(bool(_TERMINAL.search(s.text.rstrip())) for s in sents)
     starts, ends = _runs(sents, back)
+    punctuated = any(finished)
     return Recording(
         sentences=sents,
         idf_mass=np.concatenate([[0.0], np.cumsum(mass)]),
@@ -206,6 +124,9 @@ def recording(
         shift_cue=tuple(is_shift_cue(s.text) for s in sents),
         run_start=starts,
         run_end=ends,
+        continuation=_continuations(sents, finished if punctuated else None),
+        open_end=tuple(open_ending(s.text) for s in sents),
+        disfluent_words=np.concatenate([[0], np.cumsum([disfluent_count(s.text) for s in sents])]),
         topics=topics,
         liveliness=_liveliness(prosody) if prosody is not None else None,
     )
@@ -225,6 +146,24 @@ def _runs(sents: Sequence[Sentence], back: Sequence[bool]) -> tuple[tuple[bool, 
         start[i] = before is None or before.speaker != sents[i].speaker
         end[i] = after is None or after.speaker != sents[i].speaker
     return tuple(start), tuple(end)
+
+
+def _continuations(sents: Sequence[Sentence], finished: Sequence[bool] | None) -> tuple[bool, ...]:
+    """Sentences that carry on one begun before: in a cased transcript, a lower-case start;
+    in a punctuated one, the previous sentence (same speaker) stopped without a full stop, as
+    where Whisper ends a segment mid-sentence."""
+    cased = is_cased([s.text for s in sents])
+    out = []
+    for i, s in enumerate(sents):
+        lower = cased and starts_lowercase(s.text)
+        after_unfinished = (
+            finished is not None
+            and i > 0
+            and not finished[i - 1]
+            and sents[i - 1].speaker == s.speaker
+        )
+        out.append(lower or after_unfinished)
+    return tuple(out)
 
 
 def _liveliness(prosody: Sequence[SentenceProsody]) -> tuple[float, ...]:
@@ -274,9 +213,14 @@ def score_window(
         "delivery": delivery,
         "length": length,
     }
+    disfluent = int(rec.disfluent_words[last + 1] - rec.disfluent_words[first])
+    # One word in ten a filler or a restart costs 0.3: chat has ~0.05, a stumbling take 0.2+.
+    fluency = max(0.0, 1.0 - 3.0 * disfluent / n_words)
     out = {k: round(v, 3) for k, v in sub.items()}
+    out["fluency"] = round(fluency, 3)
     mean = sum(WEIGHTS[k] * v for k, v in sub.items())
-    out["total"] = round(mean * math.sqrt(sub["self_contained"] * sub["cohesion"]), 4)
+    gate = math.sqrt(sub["self_contained"] * sub["cohesion"]) * (1 + fluency) / 2
+    out["total"] = round(mean * gate, 4)
     return out
 
 
@@ -288,14 +232,20 @@ def self_contained(rec: Recording, first: int, last: int) -> float:
         score *= 0.3
     if rec.pronoun[first]:
         score *= 0.4
+    if rec.continuation[first]:
+        score *= 0.4  # starts in the middle of a sentence
     before = _previous_main(rec, first)
     if before is not None and rec.question[before] and not rec.question[first]:
-        if sents[before].speaker != sents[first].speaker:
-            score *= 0.5  # an answer whose question was cut off
+        # An answer whose question was cut off; with one voice (or none named) it may be the
+        # speaker's own rhetorical question, still the setup the answer needs.
+        score *= 0.5 if sents[before].speaker != sents[first].speaker else 0.6
     if rec.question[last]:
         score *= 0.5  # a question whose answer was cut off
-    elif not rec.finished[last]:
+    elif rec.open_end[last] or not rec.finished[last]:
         score *= 0.6  # the last sentence trails off
+    elif rec.backchannel[last] and last > first:
+        # Ends on "Okay." or "Interesting.": a reply to a question may close the pair.
+        score *= 0.8 if rec.question[last - 1] else 0.35
     return score
 
 
@@ -310,9 +260,16 @@ def structure(rec: Recording, first: int, last: int) -> float:
         rec.question[q] and any(b != a for b in speakers[k + 1 :])
         for k, (q, a) in enumerate(zip(main, speakers, strict=True))
     )
+    # With no speakers named, a question followed by a statement is most likely its answer.
+    unnamed = not any(speakers) and any(
+        rec.question[q] and any(not rec.question[b] for b in main[k + 1 :])
+        for k, q in enumerate(main)
+    )
     runs = 1 + sum(1 for a, b in zip(speakers, speakers[1:], strict=False) if a != b)
     if answered:
         score = 1.0
+    elif unnamed:
+        score = 0.95
     elif runs == 1:
         score = 0.9 if len(main) >= 2 else 0.6
     else:
@@ -349,21 +306,23 @@ def _previous_main(rec: Recording, index: int) -> int | None:
     return None
 
 
-def salient_sentence(rec: Recording, first: int, last: int) -> Sentence:
-    """The sentence that best names the window: densest in this recording's salient terms,
-    questions favoured (they make good hooks), openers that lean on context and sentences
-    too long for a title disfavoured, back-channels and fragments under four words last."""
+def sentence_weights(rec: Recording, first: int, last: int) -> list[tuple[str, float]]:
+    """Each sentence of the window with how well it could name the clip: density of this
+    recording's salient terms, questions favoured (the question a clip answers is a good hook),
+    sentences that lean on context or announce the subject instead of saying something
+    disfavoured, back-channels and fragments under four words negative. For
+    :func:`media.selection.titles.headline`."""
 
     def weight(i: int) -> float:
         n = int(rec.word_count[i + 1] - rec.word_count[i])
-        if rec.backchannel[i] or n < 4:
+        fluent = n - int(rec.disfluent_words[i + 1] - rec.disfluent_words[i])
+        if rec.backchannel[i] or fluent < 4:
             return -1.0
         w = float(rec.idf_mass[i + 1] - rec.idf_mass[i]) / n
         if rec.question[i]:
             w *= 1.3
-        if rec.pronoun[i] or rec.opener[i] or rec.shift_cue[i]:
-            w *= 0.6  # leans on context, or announces the subject instead of saying something
-        return w * (0.7 if len(rec.sentences[i].text) > 60 else 1.0)
+        if rec.pronoun[i] or rec.opener[i] or rec.shift_cue[i] or rec.continuation[i]:
+            w *= 0.6
+        return w
 
-    best = max(range(first, last + 1), key=lambda i: (weight(i), -i))
-    return rec.sentences[best]
+    return [(rec.sentences[i].text, weight(i)) for i in range(first, last + 1)]

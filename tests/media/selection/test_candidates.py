@@ -7,14 +7,13 @@ from collections import Counter
 
 import pytest
 
-from media.selection import embeddings, scoring
+from media.selection import discourse, embeddings, scoring
 from media.selection.candidates import (
     ClipPlan,
     SelectionRules,
     boundary_clean,
     candidates,
     clip_bounds,
-    clip_title,
     pick_apart,
     select,
 )
@@ -266,32 +265,8 @@ def test_crossing_a_topic_boundary_costs_cohesion() -> None:
     ],
 )
 def test_dependent_openers_and_dangling_pronouns(text: str, opener: str, pronoun: str) -> None:
-    assert scoring.dependent_opener(text) == opener
-    assert scoring.dangling_pronoun(text) == pronoun
-
-
-@pytest.mark.parametrize(
-    ("sentence", "title"),
-    [
-        (
-            "Why does a compost pile get so hot in the middle?",
-            "Why does a compost pile get so hot in the middle?",
-        ),
-        ("So, the trick is a big pot.", "The trick is a big pot"),
-        ("And after that, should people pick stocks?", "Should people pick stocks?"),
-        (
-            "Louis Armstrong made the solo the main event, and everyone followed him after.",
-            "Louis Armstrong made the solo the main event",
-        ),
-        (
-            "It mixed blues, ragtime, brass band music and church singing in the street.",
-            "It mixed blues, ragtime, brass band music and church…",
-        ),
-    ],
-)
-def test_titles_are_readable_phrases(sentence: str, title: str) -> None:
-    assert clip_title(sentence) == title
-    assert len(clip_title(sentence)) <= 60
+    assert discourse.dependent_opener(text) == opener
+    assert discourse.dangling_pronoun(text) == pronoun
 
 
 def test_prosody_makes_livelier_delivery_score_higher() -> None:
