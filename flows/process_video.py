@@ -64,7 +64,7 @@ def _run(
 ) -> JobResult:
     """The job's stages, in order."""
     from qa.gate import evaluate
-    from qa.report import build_report
+    from qa.report import build_report, transcript_facts
 
     watch, ledger = Stopwatch(), CostLedger()
     src = _ran(ingest_source(request.source, settings, return_state=True), ledger).source
@@ -99,6 +99,7 @@ def _run(
         timings=watch.stages,
         wall_s=watch.total,
         selection={"method": selection.method, "reason": selection.reason},
+        transcript=transcript_facts(text),
     )
     _publish(job, request, src, text, results, report, settings)
     status = record_job(job.db, job.id, report)
