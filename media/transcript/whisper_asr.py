@@ -3,9 +3,9 @@
 The audio is cut into chunks of at most :data:`MAX_CHUNK_S` between speech regions found by
 the WebRTC VAD (:func:`speech_chunks`, pure), and each chunk is read from the WAV and decoded
 on its own, so memory does not grow with the recording's length (a 2-hour file holds one
-chunk of samples at a time). Recognition runs in one spawned child process: CTranslate2's
-threads are then charged to the stage exactly (the child reports its own CPU time) and the
-model's memory is returned when the job ends.
+chunk of samples at a time). Recognition runs in a child interpreter: CTranslate2's threads
+are then charged to the stage exactly (the child reports its own CPU time) and the model's
+memory is returned when the job ends.
 
 Models: a local CTranslate2 directory when ``whisper_model`` names one; otherwise the models
 shipped from the registry (:mod:`media.transcript.whisper_models`): tiny.en for English and,
@@ -16,12 +16,13 @@ with the ``multilingual`` extra, base for other languages, which it also detects
 from __future__ import annotations
 
 import importlib.util
-import multiprocessing
 import os
+import pickle
 import resource
+import subprocess
+import sys
 import wave
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -165,7 +166,7 @@ class WhisperRun:
     language_probability: float
     model_name: str
     cpu_s: float  # the child process's own CPU, all its threads
-    peak_rss_mb: float  # the child process's peak resident memory
+    peak_rss_mb: float  # the child process's peak resident memory (its own program only)
 
 
 def transcribe_whisper(
@@ -234,10 +235,32 @@ def plan_job(
 
 
 def run_in_child(job: WhisperJob) -> WhisperRun:
-    """:func:`run_job` in a spawned process (no fork of a threaded parent)."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(run_job, job).result()
+    """:func:`run_job` in a new interpreter (``python -m media.transcript.whisper_asr``): never
+    a fork of a threaded parent, and nothing of the caller's ``__main__`` is run again."""
+    done = subprocess.run(
+        [sys.executable, "-m", __name__], input=pickle.dumps(job), capture_output=True, check=False
+    )
+    try:
+        answer = pickle.loads(done.stdout) if done.returncode == 0 else None
+    except pickle.UnpicklingError:
+        answer = None
+    if isinstance(answer, WhisperRun):
+        return answer
+    if isinstance(answer, Exception):
+        raise answer
+    tail = done.stderr.decode(errors="replace").strip()[-2000:]
+    raise MediaError(
+        f"{job.wav_path}: the speech recogniser's process exited with {done.returncode}: {tail}"
+    )
+
+
+def _child_main() -> None:
+    job = pickle.loads(sys.stdin.buffer.read())
+    try:
+        answer: WhisperRun | Exception = run_job(job)
+    except (InputError, MediaError) as exc:
+        answer = exc
+    sys.stdout.buffer.write(pickle.dumps(answer))
 
 
 def run_job(job: WhisperJob) -> WhisperRun:
@@ -281,8 +304,22 @@ def run_job(job: WhisperJob) -> WhisperRun:
         probability,
         name,
         cpu.rusage_seconds(own) + cpu.rusage_seconds(resource.getrusage(resource.RUSAGE_CHILDREN)),
-        own.ru_maxrss / 1024,
+        _peak_rss_mb(own),
     )
+
+
+def _peak_rss_mb(own: resource.struct_rusage) -> float:
+    """This process's peak resident memory since it started its program. ``ru_maxrss`` would
+    also count the parent's memory at fork time (Linux keeps it across exec), so the kernel's
+    per-address-space high-water mark is read where it exists."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return own.ru_maxrss / 1024
 
 
 def _detect(model: WhisperModel, job: WhisperJob) -> tuple[str, float]:
@@ -331,3 +368,9 @@ def _offset(segment: Segment, offset_s: float) -> dict[str, Any]:
             for w in segment.words or ()
         ],
     }
+
+
+if __name__ == "__main__":  # the child: answer with the importable module's own records
+    from media.transcript import whisper_asr
+
+    whisper_asr._child_main()

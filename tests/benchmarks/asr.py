@@ -1,6 +1,6 @@
 """ASR benchmark: word error rate and CPU per audio second, per real speech file and engine.
 
-    CLIPFLOW_REAL_MEDIA=../shared/media .venv/bin/python -m tests.benchmarks.asr [ENGINE ...]
+    CLIPFLOW_REAL_MEDIA=<real-media folder> .venv/bin/python -m tests.benchmarks.asr [ENGINE ...]
 
 ENGINE: faster-whisper (the default engine, the packaged models; the default) and/or
 pocketsphinx (the fallback). For every speech file with a reference transcript it prints the
@@ -32,9 +32,9 @@ def _cpu() -> float:
 
 
 def main(argv: list[str]) -> int:
-    media = Path(os.environ.get("CLIPFLOW_REAL_MEDIA", "../shared/media"))
+    media = Path(os.environ.get("CLIPFLOW_REAL_MEDIA", ""))
     if not (media / "MANIFEST.md").is_file():
-        print(f"set CLIPFLOW_REAL_MEDIA to the real-media folder ({media} has no MANIFEST.md)")
+        print("set CLIPFLOW_REAL_MEDIA to the real-media folder (one with MANIFEST.md)")
         return 2
     engines = argv or ["faster-whisper"]
     print(f"{os.cpu_count()} cores; WER = errors/words after normalising; CPU per audio second")

@@ -196,3 +196,19 @@ def test_a_two_hour_recording_runs_in_bounded_memory(tmp_path: Path) -> None:
     assert run.peak_rss_mb < 600
     starts = sorted({round(s["start"] / every_s) for s in run.segments})
     assert starts == list(range(hours * 3600 // every_s))
+
+
+def test_a_recogniser_that_dies_is_reported_with_its_error(tmp_path: Path) -> None:
+    """A model directory CTranslate2 cannot load: the child's own error, not a hang or a
+    pickling error, names the recording."""
+    wav = tmp_path / "a.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(bytes(2 * RATE))
+    job = whisper_asr.WhisperJob(
+        wav, ((0.0, 1.0),), tmp_path, "broken", "en", None, None, "cpu", "int8", 1
+    )
+    with pytest.raises(MediaError, match=r"a\.wav: the speech recogniser's process exited"):
+        run_in_child(job)
