@@ -171,6 +171,7 @@ def build_report(
     timings: Mapping[str, float],
     wall_s: float,
     selection: Mapping[str, str] | None = None,
+    transcript: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The ``report.json`` contract (docs/ARCHITECTURE.md), extended with titles, sub-scores,
     framing (crop keys, the followed face at ≤ 2 Hz), the momentary loudness at ≤ 2 Hz, the
@@ -233,4 +234,6 @@ def build_report(
         "timings": {"wall_s": round(wall_s, 3), "stages": dict(timings)},
         # How the clips were chosen: "offline" (the scorer) or "llm", and why it fell back.
         "selection": dict(selection) if selection else {"method": "offline", "reason": ""},
+        # Where the words came from: "vtt", "srt", "json:…" (a sidecar at "uri") or "asr:…".
+        "transcript": dict(transcript) if transcript else {},
     }

@@ -166,7 +166,9 @@ def test_report_json_keeps_the_contract_and_adds_series() -> None:
     framing = clip["framing"]
     assert framing["keys"] == 2 and framing["crop_keys"] == [[0.0, 656], [10.0, 700]]
     assert len(framing["face_track"]) == 40 and len(framing["face_track"][0]) == 3
-    assert set(report) == {"job_id", "source", "clips", "qa", "cost", "timings", "selection"}
+    assert set(report) == {
+        "job_id", "source", "clips", "qa", "cost", "timings", "selection", "transcript"
+    }  # fmt: skip
     assert set(clip["qa"]["codec"]) >= {"codec", "profile", "level", "pix_fmt", "color_primaries",
                                         "color_transfer", "color_space", "width", "height",
                                         "fps"}  # fmt: skip
