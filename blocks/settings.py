@@ -155,10 +155,19 @@ class PipelineSettings(BaseSettings):
     asr_engine: Literal["auto", "pocketsphinx", "faster-whisper"] = Field(
         "auto",
         description="Speech recognizer used when no transcript is given. auto: faster-whisper "
-        "when it is installed and whisper_model is set, else pocketsphinx.",
+        "with the packaged Whisper models (or whisper_model), pocketsphinx when the model "
+        "package is absent.",
+    )
+    asr_language: str = Field(
+        "",
+        max_length=3,
+        description="Spoken language as an ISO 639-1 code (en, de, fr, ...); empty: detected "
+        "with the multilingual model when installed, else English.",
     )
     whisper_model: str | None = Field(
-        None, description="Local CTranslate2 model directory for faster-whisper (never fetched)."
+        None,
+        description="Local CTranslate2 model directory used instead of the packaged Whisper "
+        "models (never fetched).",
     )
     whisper_device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="faster-whisper device: auto picks CUDA when present."
@@ -168,6 +177,13 @@ class PipelineSettings(BaseSettings):
     )
     refine_word_times: bool = Field(
         True, description="Move estimated word times onto speech-activity edges in the audio."
+    )
+    diarize: bool = Field(
+        True,
+        description="Find who speaks when from the audio when the transcript names no speakers.",
+    )
+    max_speakers: int = Field(
+        4, ge=1, le=8, description="Most speakers diarization tells apart in one recording."
     )
 
     # --- highlights -------------------------------------------------------------------------

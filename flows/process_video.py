@@ -65,7 +65,7 @@ def _run(
 ) -> JobResult:
     """The job's stages, in order."""
     from qa.gate import evaluate
-    from qa.report import build_report
+    from qa.report import build_report, transcript_facts
 
     watch, ledger = Stopwatch(), CostLedger()
     src = _ran(ingest_source(request.source, settings, return_state=True), ledger).source
@@ -102,7 +102,8 @@ def _run(
         timings=watch.stages,
         wall_s=watch.total,
         selection={"method": selection.method, "reason": selection.reason},
-        transcript={"source": text.source, "uri": given or ""},
+        # Where the words came from; "uri": the sidecar's (given or found beside the source).
+        transcript={**transcript_facts(text), "uri": given},
     )
     _publish(job, request, src, text, results, report, settings)
     status = record_job(job.db, job.id, report)

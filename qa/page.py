@@ -140,7 +140,8 @@ def _header(report: Mapping[str, Any]) -> str:
 {_num(src.get("duration_s"), "{:.1f}")} s of {_e(src.get("width"))}×{_e(src.get("height"))}
 at {_num(src.get("fps"), "{:g}")} fps · sha256 {_e(str(src.get("sha256", ""))[:12])}
 {f"· LU spread rule {_e(spread_rule)}" if spread_rule else ""}
-{_selection_line(report.get("selection") or {})}</p>"""
+{_selection_line(report.get("selection") or {})}
+{_transcript_line(report.get("transcript") or {})}</p>"""
 
 
 def _selection_line(selection: Mapping[str, Any]) -> str:
@@ -151,6 +152,23 @@ def _selection_line(selection: Mapping[str, Any]) -> str:
     }.get(str(selection.get("method")), "the offline scorer")
     reason = f" ({_e(selection['reason'])})" if selection.get("reason") else ""
     return f"<br>Clips chosen by {method}{reason}."
+
+
+def _transcript_line(facts: Mapping[str, Any]) -> str:
+    """Where the words came from: the sidecar, or which recogniser and model heard them."""
+    source = str(facts.get("source") or "")
+    if not source:
+        return ""
+    if source.startswith("asr:"):
+        how = f"recognised by {_e(source[4:])}"
+        if facts.get("model"):
+            how += f" ({_e(facts['model'])}"
+            how += f", language {_e(facts['language'])})" if facts.get("language") else ")"
+    else:
+        how = f"from the {_e(source)} transcript"
+    speakers = facts.get("speakers") or []
+    who = f", {len(speakers)} speaker{'s' if len(speakers) != 1 else ''}" if speakers else ""
+    return f"<br>Words {how}: {_e(facts.get('words', 0))} words{who}."
 
 
 def _speakers(clip: Mapping[str, Any]) -> str:

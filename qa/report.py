@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from media.framing.framing_plan import FramingPlan
     from media.ingest import Source
     from media.selection.candidates import ClipPlan
+    from media.transcript.records import Transcript
 
 REPORT_HZ = 2.0  # series in report.json: at most this many points per second
 THUMB_FRAMES, THUMB_WIDTH = 6, 120  # thumbnail strip: frames across the clip, px per frame
@@ -171,7 +172,7 @@ def build_report(
     timings: Mapping[str, float],
     wall_s: float,
     selection: Mapping[str, str] | None = None,
-    transcript: Mapping[str, str] | None = None,
+    transcript: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``report.json`` contract (docs/ARCHITECTURE.md), extended with titles, sub-scores,
     framing (crop keys, the followed face at ≤ 2 Hz), the momentary loudness at ≤ 2 Hz, the
@@ -234,6 +235,18 @@ def build_report(
         "timings": {"wall_s": round(wall_s, 3), "stages": dict(timings)},
         # How the clips were chosen: "offline" (the scorer) or "llm", and why it fell back.
         "selection": dict(selection) if selection else {"method": "offline", "reason": ""},
-        # Where the words came from: "vtt", "srt", "json:…" (a sidecar at "uri") or "asr:…".
+        # Where the words came from: a sidecar's format or the recogniser that ran.
         "transcript": dict(transcript) if transcript else {},
+    }
+
+
+def transcript_facts(transcript: Transcript) -> dict[str, Any]:
+    """The report's transcript section: source ("vtt", "asr:faster-whisper", ...), the ASR
+    model and language when known, the word count and the speakers (named or diarized)."""
+    return {
+        "source": transcript.source,
+        "model": transcript.model,
+        "language": transcript.language,
+        "words": len(transcript.words),
+        "speakers": list(transcript.speakers),
     }

@@ -30,6 +30,8 @@ def load_transcript(
             got = _recognise(source, settings)
             minutes = source.info.duration_s / 60
             costs.append(CostItem("transcript", "asr", round(minutes, 3), "audio_min", 0.0))
+        if settings.diarize and not got.speakers:
+            got = _diarize(source, got, settings)
     if not got.sentences:
         raise InputError(f"{label or source.uri}: transcript holds no sentences")
     return Transcribed(got, tuple(costs))
@@ -50,7 +52,16 @@ def _recognise(source: Source, settings: PipelineSettings) -> Transcript:
     return asr.transcribe(
         speech_wav(source, settings),
         engine=settings.asr_engine,
+        language=settings.asr_language,
         whisper_model=settings.whisper_model,
         device=settings.whisper_device,
         compute_type=settings.whisper_compute_type,
     )
+
+
+def _diarize(source: Source, transcript: Transcript, settings: PipelineSettings) -> Transcript:
+    """Speaker turns from the audio (a transcript without speaker names: ASR, plain SRT)."""
+    from media.transcript import diarization
+
+    segments = diarization.diarize(speech_wav(source, settings), max_speakers=settings.max_speakers)
+    return diarization.assign_speakers(transcript, segments)

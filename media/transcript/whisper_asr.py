@@ -315,14 +315,19 @@ def _read(wav_path: Path, start_s: float, end_s: float) -> np.ndarray:
 
 def _offset(segment: Segment, offset_s: float) -> dict[str, Any]:
     def at(t: float) -> float:
-        return round(t + offset_s, 3)
+        return round(float(t) + offset_s, 3)
 
     return {
         "start": at(segment.start),
         "end": at(segment.end),
         "text": segment.text,
         "words": [
-            {"word": w.word, "start": at(w.start), "end": at(w.end), "probability": w.probability}
+            {
+                "word": w.word,
+                "start": at(w.start),
+                "end": at(w.end),
+                "probability": float(w.probability),
+            }
             for w in segment.words or ()
         ],
     }

@@ -287,7 +287,8 @@ def test_an_s3_upload_uses_the_vtt_uploaded_beside_it(
     finally:
         later.join()
     report = json.loads((Path(result.job_dir) / "report.json").read_text())
-    assert report["transcript"] == {"source": "vtt", "uri": f"s3://{bucket}/zoom/talk.vtt"}
+    heard = report["transcript"]
+    assert (heard["source"], heard["uri"]) == ("vtt", f"s3://{bucket}/zoom/talk.vtt")
     assert "asr" not in {i["resource"] for i in report["cost"]["items"]}
     plan = json.loads((Path(result.job_dir) / "plan.json").read_text())
     assert plan["transcript"] == "vtt"

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from media.transcript.records import Transcript, Word, sentences_from_words
 from qa import plots
-from qa.page import Thumb, loudness_band, source_name, to_html
-from qa.report import thumbnail_argv, write_report
+from qa.page import Thumb, _transcript_line, loudness_band, source_name, to_html
+from qa.report import thumbnail_argv, transcript_facts, write_report
 from tests.helpers import ffmpeg
 from tests.qa.factories import make_report
 
@@ -166,9 +167,8 @@ def test_report_json_keeps_the_contract_and_adds_series() -> None:
     framing = clip["framing"]
     assert framing["keys"] == 2 and framing["crop_keys"] == [[0.0, 656], [10.0, 700]]
     assert len(framing["face_track"]) == 40 and len(framing["face_track"][0]) == 3
-    assert set(report) == {
-        "job_id", "source", "clips", "qa", "cost", "timings", "selection", "transcript"
-    }  # fmt: skip
+    assert set(report) == {"job_id", "source", "clips", "qa", "cost", "timings", "selection",
+                           "transcript"}  # fmt: skip
     assert set(clip["qa"]["codec"]) >= {"codec", "profile", "level", "pix_fmt", "color_primaries",
                                         "color_transfer", "color_space", "width", "height",
                                         "fps"}  # fmt: skip
@@ -352,3 +352,21 @@ def test_report_json_is_strict_json_even_for_a_silent_clip() -> None:
     text = to_json({"clips": [{"qa": {"integrated_lufs": float("-inf"), "lra": float("nan")}}]})
     assert "Infinity" not in text and "NaN" not in text
     assert json.loads(text)["clips"][0]["qa"]["integrated_lufs"] is None
+
+
+def test_the_transcript_section_says_where_the_words_came_from() -> None:
+    words = tuple(
+        Word(t, i * 0.5, i * 0.5 + 0.4, who) for i, (t, who) in enumerate(
+            [("Hello.", "S1"), ("Hi", "S2"), ("there.", "S2")])
+    )  # fmt: skip
+    heard = Transcript(
+        words, tuple(sentences_from_words(list(words))), "asr:faster-whisper",
+        language="en", model="whisper-tiny.en",
+    )  # fmt: skip
+    facts = transcript_facts(heard)
+    assert facts == {"source": "asr:faster-whisper", "model": "whisper-tiny.en",
+                     "language": "en", "words": 3, "speakers": ["S1", "S2"]}  # fmt: skip
+    line = _transcript_line(facts)
+    assert "recognised by faster-whisper (whisper-tiny.en, language en)" in line
+    assert "3 words, 2 speakers" in line
+    assert "from the vtt transcript" in _transcript_line({"source": "vtt", "words": 9})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import replace
 from itertools import pairwise
 
 import pytest
@@ -9,11 +11,13 @@ import pytest
 from blocks.settings import PipelineSettings
 from media import ingest
 from media.selection.candidates import boundary_clean
+from media.transcript import diarization
 from tasks.caching import content_cache_key, stable_digest
 from tasks.records import SelectionMethod, Sidecar
 from tasks.retries import is_transient
 from tasks.selection import select_highlights, selection_rules
 from tasks.transcript import load_transcript
+from tasks.workdir import speech_wav
 from tests.generated_media import sample_fixture
 
 sample = sample_fixture(minutes=1, seed=5)
@@ -29,8 +33,9 @@ def test_without_a_transcript_speech_recognition_feeds_selection(sample, tmp_pat
     )
     transcribed = load_transcript.fn(src, None, None, settings)
     text, costs = transcribed.transcript, transcribed.costs
-    assert text.source == "asr:pocketsphinx"
-    assert len(text.words) > 60  # ~2.5 words/s of speech for a minute, recognised roughly
+    assert (text.source, text.model) == ("asr:faster-whisper", "whisper-tiny.en")
+    assert len(text.words) > 100  # ~2.5 words/s of speech for a minute
+    assert len(text.speakers) >= 2  # diarized: the sample is a two-person interview
     assert all(a.end_s <= b.start_s + 1e-6 for a, b in pairwise(text.words))
     assert text.words[-1].end_s <= src.info.duration_s
     assert sorted(c.resource for c in costs) == ["asr", "cpu"]
@@ -40,6 +45,27 @@ def test_without_a_transcript_speech_recognition_feeds_selection(sample, tmp_pat
     for p in selection.clips:
         assert settings.min_clip_s <= p.duration_s <= settings.max_clip_s
         assert boundary_clean(text, p.start_s, p.end_s)
+
+
+def test_diarization_finds_the_sidecars_speaker_turns(sample, tmp_path) -> None:
+    """Speakers from the audio alone agree with the interview's own VTT speaker names on at
+    least 90 % of words (best one-to-one mapping of labels to names)."""
+    settings = PipelineSettings(home=tmp_path)
+    src = ingest.accept(
+        sample.video_path, tmp_path / "sources", uri="talk.mp4", min_duration_s=settings.min_clip_s
+    )
+    sha, local = ingest.copy_hashed(sample.transcript_path, tmp_path / "t", label="talk.vtt")
+    named = load_transcript.fn(src, Sidecar(sha, str(local)), "talk.vtt", settings).transcript
+    plain = replace(named, words=tuple(replace(w, speaker="") for w in named.words))
+    found = diarization.assign_speakers(plain, diarization.diarize(speech_wav(src, settings)))
+    pairs = Counter((a.speaker, b.speaker) for a, b in zip(named.words, found.words, strict=True))
+    mapping: dict[str, str] = {}
+    for (name, label), _n in pairs.most_common():
+        if name not in mapping and label not in mapping.values():
+            mapping[name] = label
+    agree = sum(n for (name, label), n in pairs.items() if mapping.get(name) == label)
+    print(f"speakers {found.speakers}; {agree}/{len(named.words)} words agree")
+    assert agree >= 0.9 * len(named.words)
 
 
 def test_sidecar_and_selection_share_rules(sample, tmp_path) -> None:
