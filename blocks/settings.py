@@ -141,6 +141,16 @@ class PipelineSettings(BaseSettings):
         "(its keys, profile or role, endpoint and region); replaces the access key fields.",
     )
 
+    # --- ingest ------------------------------------------------------------------------------
+    sidecar_wait_s: float = Field(
+        60.0,
+        json_schema_extra=NOT_CONTENT,
+        ge=0,
+        le=3600,
+        description="For an S3 recording given no transcript: seconds after its upload that "
+        "a same-stem .vtt/.srt/.json sidecar may still arrive and is used instead of ASR.",
+    )
+
     # --- ASR --------------------------------------------------------------------------------
     asr_engine: Literal["auto", "pocketsphinx", "faster-whisper"] = Field(
         "auto",

@@ -37,6 +37,7 @@ from tasks.publish import job_texts, new_job_dir, publish_job, publish_to_s3
 from tasks.record import record_job
 from tasks.records import Selection
 from tasks.selection import load_plan_file, rank_highlights, select_highlights
+from tasks.sidecars import find_sidecar
 from tasks.transcript import load_transcript
 
 # Failures that explain themselves (bad input, S3, a full disk) are logged as one line, in the
@@ -72,8 +73,10 @@ def _run(
     watch.lap("ingest")
     # Before the first write that scales with the recording: its speech WAV must fit.
     disk.require_free(settings.work_dir, disk.job_floor_bytes(src.info.duration_s))
-    sidecar = ingest_transcript(request.transcript, settings) if request.transcript else None
-    transcribed = load_transcript(src, sidecar, request.transcript, settings, return_state=True)
+    # No transcript given with an S3 recording: one uploaded beside it is used if it comes.
+    given = request.transcript or find_sidecar(request.source, settings)
+    sidecar = ingest_transcript(given, settings) if given else None
+    transcribed = load_transcript(src, sidecar, given, settings, return_state=True)
     text = _ran(transcribed, ledger).transcript
     watch.lap("transcript")
     selection = _select(src, text, request, settings, ledger.priced(rates).total_usd)
@@ -99,7 +102,8 @@ def _run(
         timings=watch.stages,
         wall_s=watch.total,
         selection={"method": selection.method, "reason": selection.reason},
-        transcript=transcript_facts(text),
+        # Where the words came from; "uri": the sidecar's (given or found beside the source).
+        transcript={**transcript_facts(text), "uri": given},
     )
     _publish(job, request, src, text, results, report, settings)
     status = record_job(job.db, job.id, report)

@@ -24,9 +24,9 @@ from media.errors import InputError, StorageError
 from tasks import storage
 from tasks.caching import stable_digest
 from tasks.retries import TRANSIENT_RETRIES
+from tasks.sidecars import SIDECAR_SUFFIXES, pick_sidecar
 
 DEFAULT_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v", ".webm")
-SIDECAR_SUFFIXES = (".vtt", ".srt")
 # Names that a copy in progress wears: browsers, rsync, clipflow's own downloads (".part-…").
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", ".filepart", "~")
 CHUNK = 1 << 20
@@ -39,7 +39,7 @@ class InboxItem:
     uri: str
     size: int
     fingerprint: str  # "etag:<etag>" (S3) or "stat:<size>:<mtime_ns>:<inode>" (local)
-    transcript: str | None  # a sidecar with the same stem (.vtt, .srt), if any
+    transcript: str | None  # a sidecar with the same stem (.vtt, .srt, .json), if any
 
 
 # --- listing (pure but for the file system / one S3 client) ---------------------------------
@@ -95,8 +95,7 @@ def list_s3(prefix: storage.S3Location, suffixes: Iterable[str], client: Any) ->
         name = PurePosixPath(key).name
         if not name or _hidden_or_partial(name) or PurePosixPath(key).suffix.lower() not in wanted:
             continue
-        stem = key[: len(key) - len(PurePosixPath(key).suffix)]
-        sidecar = next((stem + x for x in SIDECAR_SUFFIXES if stem + x in objects), None)
+        sidecar = pick_sidecar(key, objects.keys())
         obj = objects[key]
         etag = str(obj.get("ETag", "")).strip('"')
         items.append(

@@ -253,6 +253,47 @@ def test_s3_source(sample, s3_server, tmp_path, capsys, monkeypatch) -> None:
     assert code == 2 and "s3://inbox/zoom/nope.mp4" in stderr and "not found" in stderr
 
 
+def test_an_s3_upload_uses_the_vtt_uploaded_beside_it(
+    first_job, sample, s3_server, tmp_path, monkeypatch
+) -> None:
+    """The run the s3-ingest trigger starts (a source, no transcript): the VTT that lands
+    beside the recording a second later is the job's transcript, not speech recognition.
+    Same bytes as ``first_job``, so its cached stages make this quick."""
+    import threading
+    import uuid
+
+    import boto3
+
+    from flows.process_video import process_video
+
+    monkeypatch.setenv("CLIPFLOW_S3_ENDPOINT_URL", s3_server)
+    monkeypatch.setenv("CLIPFLOW_AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("CLIPFLOW_AWS_SECRET_ACCESS_KEY", "testing")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_server,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    bucket = f"uploads-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.upload_file(str(sample.video_path), bucket, "zoom/talk.mp4")
+    vtt = (str(sample.transcript_path), bucket, "zoom/talk.vtt")
+    later = threading.Timer(1.0, s3.upload_file, vtt)
+    later.start()
+    try:
+        result = process_video(source=f"s3://{bucket}/zoom/talk.mp4", out=str(tmp_path / "out"))
+    finally:
+        later.join()
+    report = json.loads((Path(result.job_dir) / "report.json").read_text())
+    heard = report["transcript"]
+    assert (heard["source"], heard["uri"]) == ("vtt", f"s3://{bucket}/zoom/talk.vtt")
+    assert "asr" not in {i["resource"] for i in report["cost"]["items"]}
+    plan = json.loads((Path(result.job_dir) / "plan.json").read_text())
+    assert plan["transcript"] == "vtt"
+
+
 def test_job_database_on_each_backend(sample, job_db_url, tmp_path, capsys, monkeypatch) -> None:
     """The same job recorded on SQLite and on PostgreSQL (stages come from the cache)."""
     from tasks import jobs

@@ -1,0 +1,140 @@
+"""Sidecar transcripts beside an S3 recording: a same-stem ``.vtt``/``.srt``/``.json``.
+
+A job started by an upload event runs as soon as the recording lands, while its transcript
+(a Zoom VTT, a word-level JSON) is often uploaded a moment later. So for an S3 source given no
+transcript, :func:`find_sidecar` looks beside the recording and, while the recording is young,
+keeps looking: until its upload time (``LastModified``) plus ``sidecar_wait_s``. A job for a
+recording uploaded long ago (the nightly sweep, a re-run) looks once and does not wait. The
+deadline is reckoned on the server's clock (its ``Date`` header), so a skewed worker clock
+neither stretches nor skips the wait. The nightly sweep pairs recordings with sidecars by the
+same rule (:func:`pick_sidecar`, :data:`SIDECAR_SUFFIXES`), so both paths agree.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import PurePosixPath
+from typing import Any
+
+from prefect import task
+
+from blocks.settings import PipelineSettings
+from media.errors import InputError, StorageError
+from tasks import storage
+from tasks.retries import TRANSIENT_RETRIES
+
+# In order of preference when more than one is there: cues with speakers first.
+SIDECAR_SUFFIXES = (".vtt", ".srt", ".json")
+POLL_S = 1.0  # one LIST request per poll: ~$0.0003 for a whole minute's wait
+
+log = logging.getLogger(__name__)
+
+
+# --- pure logic ----------------------------------------------------------------------------
+
+
+def stem_of(key: str) -> str:
+    """The key without its last suffix: ``zoom/a.b.mp4`` → ``zoom/a.b``."""
+    return key[: len(key) - len(PurePosixPath(key).suffix)]
+
+
+def pick_sidecar(key: str, present: Collection[str]) -> str | None:
+    """The sidecar of the recording ``key`` among the names ``present`` (keys or paths): the
+    same stem with the first of :data:`SIDECAR_SUFFIXES` that is there, else None."""
+    stem = stem_of(key)
+    return next((stem + s for s in SIDECAR_SUFFIXES if stem + s in present), None)
+
+
+def wait_left_s(uploaded: datetime, now: datetime, wait_s: float) -> float:
+    """Seconds still to wait for a sidecar of a recording uploaded at ``uploaded``: until
+    ``uploaded + wait_s``, never less than 0 and never more than ``wait_s`` (an upload time
+    ahead of ``now`` does not stretch the wait)."""
+    left = wait_s - (now - uploaded).total_seconds()
+    return min(max(left, 0.0), wait_s)
+
+
+def server_time(headers: dict[str, str]) -> datetime:
+    """The time an HTTP response was made (its ``Date`` header), else this machine's."""
+    try:
+        return parsedate_to_datetime(headers["date"])
+    except (KeyError, TypeError, ValueError):
+        return datetime.now(UTC)
+
+
+# --- S3 calls ------------------------------------------------------------------------------
+
+
+@contextmanager
+def _s3_errors(loc: storage.S3Location) -> Iterator[None]:
+    """A missing object or bucket is the input's fault; the rest a (maybe transient)
+    :class:`StorageError`, as in :mod:`tasks.storage`."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        code, status = storage.error_code(exc)
+        if code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
+            raise InputError(f"{loc}: object not found") from exc
+        raise StorageError(f"{loc}: {code or status or type(exc).__name__}: {exc}") from exc
+
+
+def uploaded_and_now(client: Any, loc: storage.S3Location) -> tuple[datetime, datetime]:
+    """When the recording was uploaded, and the time now, both by the server's clock."""
+    with _s3_errors(loc):
+        head = client.head_object(Bucket=loc.bucket, Key=loc.key)
+    headers = head.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    return head["LastModified"], server_time(headers)
+
+
+def listed_beside(client: Any, loc: storage.S3Location) -> set[str]:
+    """The keys ``<stem>.*`` beside the recording (one LIST request: a stem has few)."""
+    with _s3_errors(loc):
+        page = client.list_objects_v2(Bucket=loc.bucket, Prefix=stem_of(loc.key) + ".")
+    return {obj["Key"] for obj in page.get("Contents", [])}
+
+
+def await_sidecar(
+    client: Any,
+    loc: storage.S3Location,
+    wait_s: float,
+    *,
+    poll_s: float = POLL_S,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> str | None:
+    """The key of the recording's sidecar: looked for at once, then every ``poll_s`` until
+    the recording's upload time plus ``wait_s``; None when none came by then."""
+    uploaded, now = uploaded_and_now(client, loc)
+    deadline = clock() + wait_left_s(uploaded, now, wait_s)
+    while True:
+        if found := pick_sidecar(loc.key, listed_beside(client, loc)):
+            return found
+        left = deadline - clock()
+        if left <= 0:
+            return None
+        sleep(min(poll_s, left))
+
+
+# --- task ----------------------------------------------------------------------------------
+
+
+@task(name="find-sidecar", **TRANSIENT_RETRIES)
+def find_sidecar(source: str, settings: PipelineSettings) -> str | None:
+    """The URI of an S3 recording's sidecar transcript (see module docstring), to be read like
+    a transcript given with the job; None for local sources and when none arrived in time."""
+    loc = storage.parse_uri(source)
+    if not isinstance(loc, storage.S3Location):
+        return None
+    key = await_sidecar(storage.s3_client(settings), loc, settings.sidecar_wait_s)
+    if key is None:
+        log.info("%s: no sidecar transcript beside it; speech recognition", loc)
+        return None
+    found = str(storage.S3Location(loc.bucket, key))
+    log.info("%s: using the sidecar transcript %s", loc, found)
+    return found
