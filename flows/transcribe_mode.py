@@ -16,8 +16,7 @@ from flows.stopwatch import Stopwatch
 from media.ingest import Source
 from media.transcript.export import FORMATS
 from media.transcript.records import Transcript
-from tasks.ingest import ingest_source
-from tasks.transcript import load_transcript
+from media.transcript.whisper_json import parse_json, to_json
 
 # A transcript needs no clip-length recording: accept sources down to min_clip_s's lower bound.
 MIN_SOURCE_S = 3.0
@@ -28,16 +27,37 @@ class TranscribedRecording:
     source: Source
     transcript: Transcript
     wall_s: float
+    cached: bool = False  # served from an earlier run's transcript of the same content
 
 
 def transcribe_recording(source_uri: str, settings: PipelineSettings) -> TranscribedRecording:
     """Ingest the source and run the transcript stage on it (ASR, then diarization when the
     words name no speakers)."""
+    # The stages import Prefect (seconds): not needed to refuse a bad --out.
+    from tasks.ingest import ingest_source
+    from tasks.transcript import load_transcript
+
     watch = Stopwatch()
     short_ok = settings.model_copy(update={"min_clip_s": MIN_SOURCE_S})
     source = ingest_source.fn(source_uri, short_ok).source
+    kept = _cache_file(source, settings)
+    if kept.is_file():
+        text = parse_json(kept.read_text(encoding="utf-8"), name=str(kept))
+        return TranscribedRecording(source, text, round(watch.total, 3), cached=True)
     text = load_transcript.fn(source, None, None, settings).transcript
+    write_atomically(kept, to_json(text))
     return TranscribedRecording(source, text, round(watch.total, 3))
+
+
+def _cache_file(source: Source, settings: PipelineSettings) -> Path:
+    """Where the transcript of this content, these settings and this code is kept, so asking
+    for another format of the same recording does not recognise the speech again (keyed like
+    the flow's cached transcript stage: content, settings, code)."""
+    from tasks.caching import code_digest, stable_digest
+    from tasks.workdir import job_work_dir
+
+    key = stable_digest("transcribe", code_digest(), source, settings)[:16]
+    return job_work_dir(source, settings) / f"transcript-{key}.json"
 
 
 def output_problem(out: Path, *, force: bool) -> str | None:
@@ -77,5 +97,5 @@ def summary(job: TranscribedRecording) -> str:
     return (
         f"{job.source.name}: {engine}, language {t.language or 'unknown'}, "
         f"{len(t.words)} words, {speakers}, {job.source.info.duration_s:.1f} s of audio "
-        f"in {job.wall_s:.1f} s"
+        f"in {job.wall_s:.1f} s" + (" (cached)" if job.cached else "")
     )
