@@ -187,8 +187,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     from media.errors import ClipflowError, InputError
     from media.transcript.export import export
 
-    out = Path(args.out).expanduser() if args.out else None
-    if out and (problem := output_problem(out, force=args.force)):
+    if args.out and (problem := output_problem(args.out, force=args.force)):
         return _fail(EXIT_REJECTED, problem)
     overrides = {}
     if args.language is not None:
@@ -203,19 +202,21 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(**overrides)
     except ValueError as exc:  # pydantic: a value out of its bounds
-        return _fail(EXIT_REJECTED, f"--language {args.language!r}: {exc}")
+        where = f"--language {args.language!r}" if overrides else "settings"
+        return _fail(EXIT_REJECTED, f"{where}: {exc}")
     try:
         job = transcribe_recording(args.source, settings)
     except InputError as exc:
         return _fail(EXIT_REJECTED, f"rejected: {exc}")
     except ClipflowError as exc:
         return _fail(EXIT_INTERNAL, f"transcribe failed: {exc}")
+    out = Path(args.out).expanduser() if args.out else None
     text = export(job.transcript, out.suffix if out else ".vtt")
     print(f"clipflow: {summary(job)}", file=sys.stderr)
     if out is None:
         sys.stdout.write(text)
         return EXIT_OK
-    if problem := output_problem(out, force=args.force):  # written meanwhile by someone else
+    if problem := output_problem(args.out, force=args.force):  # written meanwhile by another
         return _fail(EXIT_REJECTED, problem)
     write_atomically(out, text)
     print(out.resolve())

@@ -60,16 +60,18 @@ def _cache_file(source: Source, settings: PipelineSettings) -> Path:
     return job_work_dir(source, settings) / f"transcript-{key}.json"
 
 
-def output_problem(out: Path, *, force: bool) -> str | None:
-    """Why ``--out`` cannot be written (suffix, an existing file), before any work is done."""
-    if out.suffix.lower() not in FORMATS:
-        allowed = ", ".join(FORMATS)
-        return f"--out {out}: unknown transcript format {out.suffix or '(no suffix)'!r} " + (
+def output_problem(out: str, *, force: bool) -> str | None:
+    """Why ``--out`` cannot be written (S3, suffix, an existing file), before any work is done."""
+    if out.startswith("s3://"):
+        return f"--out {out}: write the transcript to a local file (S3 is not supported here)"
+    path, allowed = Path(out).expanduser(), ", ".join(FORMATS)
+    if path.suffix.lower() not in FORMATS:
+        return f"--out {out}: unknown transcript format {path.suffix or '(no suffix)'!r} " + (
             f"(the suffix chooses it: {allowed})"
         )
-    if out.is_dir():
-        return f"--out {out}: is a directory (expected a file ending in {', '.join(FORMATS)})"
-    if out.exists() and not force:
+    if path.is_dir():
+        return f"--out {out}: is a directory (expected a file ending in {allowed})"
+    if path.exists() and not force:
         return f"--out {out}: file exists (use --force to overwrite it)"
     return None
 

@@ -116,6 +116,7 @@ def test_an_existing_file_is_kept_unless_forced(vtt, sample) -> None:
         (["--out", "talk.txt"], ["--out", "talk.txt", ".vtt, .srt, .json"]),
         (["--out", "talk"], ["--out", "talk", ".vtt, .srt, .json"]),
         (["--language", "xx"], ["--language", "'xx'"]),
+        (["--out", "s3://bucket/talk.vtt"], ["--out", "s3://bucket/talk.vtt", "local file"]),
     ],
 )
 def test_bad_options_exit_2_naming_them(argv, named, tmp_path, monkeypatch) -> None:
