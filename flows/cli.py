@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
         "--out", help="plan file to write (default: ./out/<source name>.plan.json)"
     )
     plan_cmd.add_argument("--json", action="store_true", help="print the plan as JSON on stdout")
+    tr_cmd = sub.add_parser("transcribe", help="write the recording's transcript, with speakers")
+    tr_cmd.add_argument("source", help="local path or s3://bucket/key")
+    tr_cmd.add_argument("--out", help="FILE.vtt, FILE.srt or FILE.json (default: WebVTT on stdout)")
+    tr_cmd.add_argument("--language", help="spoken language, ISO 639-1 (default: detected)")
+    tr_cmd.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     sample_cmd = sub.add_parser("sample", help="generate a two-person Zoom-style sample recording")
     sample_cmd.add_argument("--minutes", type=float, default=2.0)
     sample_cmd.add_argument("--out", default="out/sample.mp4", help="the .mp4 to write (+ .vtt)")
@@ -171,6 +176,53 @@ def format_plan(doc: dict) -> str:
     return "\n".join(lines)
 
 
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from blocks.loading import load_settings
+    from flows.transcribe_mode import (
+        output_problem,
+        summary,
+        transcribe_recording,
+        write_atomically,
+    )
+    from media.errors import ClipflowError, InputError
+    from media.transcript.export import export
+
+    if args.out and (problem := output_problem(args.out, force=args.force)):
+        return _fail(EXIT_REJECTED, problem)
+    overrides = {}
+    if args.language is not None:
+        from media.transcript.whisper_asr import check_language
+
+        try:
+            overrides["asr_language"] = check_language(args.language)
+        except InputError as exc:
+            return _fail(EXIT_REJECTED, f"--language: {exc}")
+        except ImportError:  # no faster-whisper: the fallback recogniser judges the code
+            overrides["asr_language"] = args.language.strip().lower()
+    try:
+        settings = load_settings(**overrides)
+    except ValueError as exc:  # pydantic: a value out of its bounds
+        where = f"--language {args.language!r}" if overrides else "settings"
+        return _fail(EXIT_REJECTED, f"{where}: {exc}")
+    try:
+        job = transcribe_recording(args.source, settings)
+    except InputError as exc:
+        return _fail(EXIT_REJECTED, f"rejected: {exc}")
+    except ClipflowError as exc:
+        return _fail(EXIT_INTERNAL, f"transcribe failed: {exc}")
+    out = Path(args.out).expanduser() if args.out else None
+    text = export(job.transcript, out.suffix if out else ".vtt")
+    print(f"clipflow: {summary(job)}", file=sys.stderr)
+    if out is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    if problem := output_problem(args.out, force=args.force):  # written meanwhile by another
+        return _fail(EXIT_REJECTED, problem)
+    write_atomically(out, text)
+    print(out.resolve())
+    return EXIT_OK
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from media.errors import ClipflowError
     from media.sample.generator import make_sample
@@ -188,7 +240,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"run": cmd_run, "plan": cmd_plan, "sample": cmd_sample}[args.command]
+    handler = {
+        "run": cmd_run,
+        "plan": cmd_plan,
+        "transcribe": cmd_transcribe,
+        "sample": cmd_sample,
+    }[args.command]
     return handler(args)
 
 

@@ -7,6 +7,7 @@ pipeline can refine them against the audio (:func:`media.transcript.vad.refine_c
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -53,11 +54,16 @@ def parse_timestamp(text: str, *, where: str) -> float:
     return int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds) + fraction
 
 
+def _plain(text: str) -> str:
+    """Cue text without tags, its character references (``&amp;``, WebVTT §4.2.2) decoded."""
+    return html.unescape(_TAGS.sub("", text)).strip()
+
+
 def _split_speaker(text: str) -> tuple[str, str]:
     voice = _VOICE_TAG.match(text)
     if voice:
-        return voice.group(1).strip(), _TAGS.sub("", voice.group(2)).strip()
-    clean = _TAGS.sub("", text).strip()
+        return html.unescape(voice.group(1).strip()), _plain(voice.group(2))
+    clean = _plain(text)
     if _SPEAKER_ONLY.match(clean):
         return clean[:-1].strip(), ""  # "Name:" with nothing said
     m = _SPEAKER.match(clean)
