@@ -218,8 +218,13 @@ def score_window(
     fluency = max(0.0, 1.0 - 3.0 * disfluent / n_words)
     out = {k: round(v, 3) for k, v in sub.items()}
     out["fluency"] = round(fluency, 3)
+    # Talk, not footage: under ~1.2 words a second over the whole clip it is mostly silence,
+    # music or speech the recogniser could not hear (a 16 s window holding "Where is it? Good
+    # Lord." in a film), which nobody posts. Chat runs at 2-3 words a second.
+    talk = min(1.0, n_words / max(dur, 1e-9) / 1.2)
+    out["talk"] = round(talk, 3)
     mean = sum(WEIGHTS[k] * v for k, v in sub.items())
-    gate = math.sqrt(sub["self_contained"] * sub["cohesion"]) * (1 + fluency) / 2
+    gate = math.sqrt(sub["self_contained"] * sub["cohesion"]) * (1 + fluency) / 2 * talk
     out["total"] = round(mean * gate, 4)
     return out
 

@@ -3,11 +3,12 @@
     CLIPFLOW_REAL_MEDIA=<real-media folder> .venv/bin/python -m tests.benchmarks.asr [ENGINE ...]
 
 ENGINE: faster-whisper (the default engine, the packaged models; the default) and/or
-pocketsphinx (the fallback). For every speech file with a reference transcript it prints the
-word errors against the reference (normalised: see media/transcript/wer.py), the CPU seconds
-per audio second (this process and its children: model loading, language detection and the
-spawned recogniser included), and pooled figures. References marked "model" were written by
-another ASR model, not a person: their WER measures agreement, not accuracy.
+pocketsphinx (the fallback); ``--human``: only the files with human references. For every
+speech file with a reference transcript it prints the word errors against the reference
+(normalised: see media/transcript/wer.py), the CPU seconds per audio second (this process and
+its children: model loading, language detection and the recogniser's process included), and
+pooled figures. References marked "model" were written by another ASR model, not a person:
+their WER measures agreement, not accuracy.
 """
 
 from __future__ import annotations
@@ -36,14 +37,16 @@ def main(argv: list[str]) -> int:
     if not (media / "MANIFEST.md").is_file():
         print("set CLIPFLOW_REAL_MEDIA to the real-media folder (one with MANIFEST.md)")
         return 2
-    engines = argv or ["faster-whisper"]
+    human_only = "--human" in argv
+    engines = [a for a in argv if a != "--human"] or ["faster-whisper"]
+    cases = [c for c in WITH_REFERENCE if c.human or not human_only]
     print(f"{os.cpu_count()} cores; WER = errors/words after normalising; CPU per audio second")
     for engine in engines:
         print(f"\n{engine}\n{'file':<16}{'ref':<7}{'errors':>12}{'WER':>7}{'CPU/s':>8}  model")
         human = [0, 0]
         cpu_total = audio_total = 0.0
         with tempfile.TemporaryDirectory() as tmp:
-            for case in WITH_REFERENCE:
+            for case in cases:
                 wav = case.wav(media, Path(tmp) / f"{case.id}.wav")
                 with wave.open(str(wav), "rb") as w:
                     seconds = w.getnframes() / w.getframerate()

@@ -202,3 +202,16 @@ def test_a_passage_told_again_in_other_words_order_is_not_picked_twice() -> None
 def test_overlapping_windows_are_never_both_picked() -> None:
     pool = [_plan(0.0, POINT[0], 0.9), _plan(10.0, POINT[1], 0.8), _plan(40.0, POINT[2], 0.7)]
     assert [c.start_s for c in pick_apart(pool, limit=3, min_gap_s=5.0)] == [0.0, 40.0]
+
+
+# --- talk, not footage ---------------------------------------------------------------------
+
+
+def test_a_window_that_is_mostly_silence_scores_below_the_floor() -> None:
+    """Two short lines 14 s apart (music, or speech nobody could hear, between them) against
+    the same lines said in conversation."""
+    lines = [("A", "Where is it?"), ("A", "Good Lord.")]
+    sparse = _score(lines, 0, 1, pause_s=14.0)
+    dense = _score(_by("A", POINT), 0, 3)
+    assert sparse["talk"] < 0.3 and dense["talk"] == 1.0
+    assert sparse["total"] < SelectionRules().min_score < dense["total"]
