@@ -32,3 +32,20 @@ def compliant_codec(**overrides: Any) -> CodecRecord:
 def sample_job_args(sample: Any, out: Any) -> list[str]:
     """``clipflow run`` arguments for a generated sample: its video, its sidecar, ``--out``."""
     return [str(sample.video_path), "--transcript", str(sample.transcript_path), "--out", str(out)]
+
+
+def moto_s3(endpoint: str, monkeypatch: Any) -> Any:
+    """A boto3 S3 client on the moto server at ``endpoint``, with clipflow's own S3 settings
+    pointed at it for the test (``monkeypatch`` undoes them)."""
+    import boto3
+
+    monkeypatch.setenv("CLIPFLOW_S3_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("CLIPFLOW_AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("CLIPFLOW_AWS_SECRET_ACCESS_KEY", "testing")
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )

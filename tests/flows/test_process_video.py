@@ -21,7 +21,7 @@ from media.probe import probe
 from media.render import loudness
 from media.transcript.cues import parse_cues
 from tests.generated_media import sample_fixture
-from tests.helpers import sample_job_args
+from tests.helpers import moto_s3, sample_job_args
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -190,18 +190,7 @@ def _write(path: Path, data: bytes) -> Path:
 
 
 def test_s3_source(sample, s3_server, tmp_path, capsys, monkeypatch) -> None:
-    import boto3
-
-    monkeypatch.setenv("CLIPFLOW_S3_ENDPOINT_URL", s3_server)
-    monkeypatch.setenv("CLIPFLOW_AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("CLIPFLOW_AWS_SECRET_ACCESS_KEY", "testing")
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=s3_server,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    s3 = moto_s3(s3_server, monkeypatch)
     s3.create_bucket(Bucket="inbox")
     key = "zoom/2026-11 interview – café.mp4"
     s3.upload_file(str(sample.video_path), "inbox", key)
@@ -262,20 +251,9 @@ def test_an_s3_upload_uses_the_vtt_uploaded_beside_it(
     import threading
     import uuid
 
-    import boto3
-
     from flows.process_video import process_video
 
-    monkeypatch.setenv("CLIPFLOW_S3_ENDPOINT_URL", s3_server)
-    monkeypatch.setenv("CLIPFLOW_AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("CLIPFLOW_AWS_SECRET_ACCESS_KEY", "testing")
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=s3_server,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    s3 = moto_s3(s3_server, monkeypatch)
     bucket = f"uploads-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     s3.upload_file(str(sample.video_path), bucket, "zoom/talk.mp4")
