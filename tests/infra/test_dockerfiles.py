@@ -165,7 +165,7 @@ def test_user_is_the_uid_the_kubernetes_manifests_expect(stage: str) -> None:
         assert pod["securityContext"]["runAsUser"] == UID
 
 
-def test_gpu_image_has_nvenc_and_the_whisper_extra() -> None:
+def test_gpu_image_has_nvenc_and_the_multilingual_speech_models() -> None:
     steps = parse("gpu")
     assert steps[0][1].startswith("nvidia/cuda:") and "cudnn" in steps[0][1]
     # the build itself fails unless Ubuntu's ffmpeg lists h264_nvenc
@@ -176,7 +176,7 @@ def test_gpu_image_has_nvenc_and_the_whisper_extra() -> None:
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"
     ]
-    assert "whisper" in extras
+    assert "multilingual" in extras
     syncs = [a for k, a in steps if k == "RUN" and "uv sync" in a]
     assert syncs and all("--extra multilingual" in a for a in syncs)
 
