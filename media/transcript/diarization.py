@@ -10,7 +10,8 @@ The story (each step a pure function below):
    distance threshold measured on real conversations (and at most ``max_speakers``); clusters
    holding too little speech are folded into their nearest neighbour, and clusters are merged
    while one full-covariance Gaussian fits their cepstral frames as well as two by the
-   Bayesian information criterion (ΔBIC < 0 with penalty weight λ = 2: one voice, not two);
+   Bayesian information criterion on c1..c12 (ΔBIC < 0 with penalty weight λ = 2.55: one
+   voice, not two);
 5. smoothing: each window's label is decided by Viterbi over the windows with a cost for
    switching speaker, so a single stray window cannot flip a turn;
 6. each 10 ms speech frame takes the label of the window centred nearest to it.
@@ -49,7 +50,12 @@ __all__ = ["DiarizeParams", "SpeakerSegment", "assign_speakers", "diarize"]
 
 @dataclass(frozen=True, slots=True)
 class DiarizeParams:
-    """Tunables of :func:`diarize`; defaults measured by tests/benchmarks/diarization.py."""
+    """Tunables of :func:`diarize`; defaults measured by tests/benchmarks/diarization.py.
+
+    ``bic_penalty`` is tight: the largest λ at which a single-speaker file still splits was
+    2.47 (mfa__acoustic_corpus, mfa__cold_corpus3), the smallest at which a conversation
+    merges 2.64 (the pyannote sample); 2.55 sits between them.
+    """
 
     win_s: float = 1.5  # window summarised into one vector
     hop_s: float = 0.75
@@ -58,7 +64,8 @@ class DiarizeParams:
     min_share: float = 0.05  # clusters with less of the speech are folded into the nearest
     switch_cost: float = 0.3  # Viterbi penalty (in cosine distance) for changing speaker
     vad_aggressiveness: int = 2  # WebRTC VAD mode when no regions are given
-    bic_penalty: float = 2.0  # ΔBIC parameter weight (λ): clusters below it are one voice
+    bic_penalty: float = 2.55  # ΔBIC parameter weight (λ): clusters below it are one voice
+    bic_ceps: int = 12  # cepstra c1..c12 model the frames in the ΔBIC merge
     max_items: int = 2000  # segments clustered exactly; more are subsampled, then assigned
 
 
@@ -257,7 +264,8 @@ def cluster_windows(windows: Windows, frames: Floats, regions: Sequence[Region],
     labels = np.unique(labels, return_inverse=True)[1].astype(np.int64)
     speech = np.flatnonzero(speech_frame_mask(len(frames), regions)).astype(np.int64)
     owner = nearest_windows(spans, speech)
-    labels = merge_by_bic(frames[speech].astype(np.float64), owner, labels, p.bic_penalty)
+    ceps = frames[speech, : p.bic_ceps].astype(np.float64)
+    labels = merge_by_bic(ceps, owner, labels, p.bic_penalty)
     k = int(labels.max()) + 1
     if k == 1:
         return labels
