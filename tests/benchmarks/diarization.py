@@ -15,17 +15,21 @@ files are one person: joined, they should stay one speaker. Then the speakers fo
 multi-speaker files without an RTTM (film dialogue: several speakers, with music), on each
 single-speaker file, and with ``--long`` on that many minutes of one speaker looped.
 
-Measured December 2026 on the 2-core machine (ΔBIC merge, λ = 2; before it, with the
-fixed-scale centroid distance: the same three rows, film dialogue 1 speaker in 7 of 7 files,
-picovoice 1, librosa__libri3 and mfa__cold_corpus3 split in 2, mfa__acoustic+vosk 1):
+Measured December 2026 on the 2-core machine (ΔBIC merge on c1..c12, λ = 2.55, clustering
+stopped at 1.1; before it, with the fixed-scale centroid distance and 1.2: pyannote the same,
+AMI dev00 48.5 % / 43.3 % with 1 of 2 speakers, dev01 the same, film dialogue 1 speaker in
+7 of 7 files, picovoice 1 of 3, librosa__libri3 and mfa__cold_corpus3 split in 2,
+mfa__acoustic+vosk joined 1):
 
     file               DER     DER@.25  miss  FA   conf  spk/ref  CPU/s
-    pyannote__sample   17.3 %   3.8 %    2.1  0.6   1.5   2/2     ~0.005
-    ami_debug__dev00   48.5 %  43.3 %    7.5  0.5   5.8   1/2     ~0.002
+    pyannote__sample   17.3 %   3.8 %    2.1  0.6   1.5   2/2     ~0.004
+    ami_debug__dev00   44.8 %  39.8 %    7.5  0.5   4.7   2/2     ~0.002
     ami_debug__dev01   57.2 %  57.8 %    3.1  2.5   4.1   2/2     ~0.002
     katie+steve         1.0 %   0.1 %                      2/2
-    film dialogue: 2 speakers in 5 of 7 (21s, 45s: 1); picovoice 2 (of 3)
-    single-speaker files: 12 of 12 one speaker; mfa__ joined: 2 (one person, split)
+    other joined pairs: 2 speakers in 7 of 7 (jfk+musetalk 33.6 %, mfa+vosk 32.4 % @.25)
+    film dialogue: 2 speakers in 6 of 7 (45s: 1); picovoice 3 (of 3)
+    single-speaker files: 12 of 12 one speaker; musetalk__eng looped to 10 min: 1;
+    mfa__ joined: 2 (one person in three recording sessions, split)
 """
 
 from __future__ import annotations

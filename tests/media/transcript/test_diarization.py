@@ -178,11 +178,11 @@ def test_assign_speakers_labels_words_and_splits_turns() -> None:
 # --- real conversations --------------------------------------------------------------------
 
 # (file, RTTM id, bound on DER with a 0.25 s collar). Measured on 2 cores (benchmark, ΔBIC
-# merge): pyannote sample 3.8 %, AMI dev00 43.3 %, AMI dev01 57.8 %. Bounds are those plus
+# merge): pyannote sample 3.8 %, AMI dev00 39.8 %, AMI dev01 57.8 %. Bounds are those plus
 # ~5 points: a regression (e.g. a third speaker invented, or one speaker for the sample) fails them.
 REAL = (
     ("pyannote__sample", "sample", 0.10),
-    ("ami_debug__dev00", "dev00", 0.50),
+    ("ami_debug__dev00", "dev00", 0.45),
     ("ami_debug__dev01", "dev01", 0.63),
 )
 
@@ -209,6 +209,13 @@ def test_real_conversation_der(real_media: Path, stem: str, file_id: str, bound:
 def test_real_single_speaker_is_one_speaker(real_media: Path, path: str) -> None:
     speakers = {s.speaker for s in diarize(real_media / path)}
     assert speakers == {"S1"}
+
+
+def test_real_long_single_speaker_stays_one(real_media: Path) -> None:
+    # One minute of one voice looped to 5: the ΔBIC gain of a split grows with length, the
+    # frame cap (DiarizeParams.bic_frames) keeps it one voice.
+    one = read_samples(real_media / "speech" / "single_speaker" / "musetalk__eng.wav")
+    assert {s.speaker for s in diarize(np.tile(one, 5))} == {"S1"}
 
 
 def test_real_joined_enrollments_are_two_speakers(real_media: Path) -> None:
