@@ -8,8 +8,10 @@ The story (each step a pure function below):
 3. speaker-change points where adjacent windows differ; the runs between them are segments;
 4. average-linkage agglomerative clustering of segments on cosine distance, stopped at a
    distance threshold measured on real conversations (and at most ``max_speakers``); clusters
-   holding too little speech are folded into their nearest neighbour, and clusters whose
-   fixed-scale statistics are close are merged (one voice, not two);
+   holding too little speech are folded into their nearest neighbour, and clusters are merged
+   while one full-covariance Gaussian fits their cepstral frames as well as two by the
+   Bayesian information criterion on c1..c12 (ΔBIC < 0 with penalty weight λ = 2.55: one
+   voice, not two);
 5. smoothing: each window's label is decided by Viterbi over the windows with a cost for
    switching speaker, so a single stray window cannot flip a turn;
 6. each 10 ms speech frame takes the label of the window centred nearest to it.
@@ -48,16 +50,27 @@ __all__ = ["DiarizeParams", "SpeakerSegment", "assign_speakers", "diarize"]
 
 @dataclass(frozen=True, slots=True)
 class DiarizeParams:
-    """Tunables of :func:`diarize`; defaults measured by tests/benchmarks/diarization.py."""
+    """Tunables of :func:`diarize`; defaults measured by tests/benchmarks/diarization.py.
+
+    ``bic_penalty`` is tight: the largest λ at which a single-speaker file still splits was
+    2.47 (mfa__acoustic_corpus, mfa__cold_corpus3), the smallest at which a conversation
+    merges 2.60 (AMI dev00; the pyannote sample 2.64); 2.55 sits between them. With the BIC
+    merge behind it, ``stop_distance`` 1.1 lets AMI dev00 split (1.15 does not) while no
+    single-speaker file does (1.05 splits mfa__acoustic_corpus). ``bic_frames`` keeps one
+    long voice one (musetalk__eng and gentle__lucier looped to 10 minutes); uncapped, the
+    gain of any split outgrows the penalty as the recording gets longer.
+    """
 
     win_s: float = 1.5  # window summarised into one vector
     hop_s: float = 0.75
     change_distance: float = 0.6  # cosine distance between neighbours that starts a segment
-    stop_distance: float = 1.2  # average-linkage distance at which clustering stops
+    stop_distance: float = 1.1  # average-linkage distance at which clustering stops
     min_share: float = 0.05  # clusters with less of the speech are folded into the nearest
     switch_cost: float = 0.3  # Viterbi penalty (in cosine distance) for changing speaker
     vad_aggressiveness: int = 2  # WebRTC VAD mode when no regions are given
-    merge_distance: float = 1.4  # fixed-scale centroid distance: closer clusters are one voice
+    bic_penalty: float = 2.55  # ΔBIC parameter weight (λ): clusters below it are one voice
+    bic_ceps: int = 12  # cepstra c1..c12 model the frames in the ΔBIC merge
+    bic_frames: float = 2500.0  # frames counted at most per ΔBIC (25 s of speech)
     max_items: int = 2000  # segments clustered exactly; more are subsampled, then assigned
 
 
@@ -105,31 +118,60 @@ def agglomerate(
     return np.unique(labels, return_inverse=True)[1].astype(np.int64)
 
 
-def distances(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """(len(a), len(b)) root-mean-square differences per dimension."""
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    sq = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * (a @ b.T)
-    out: npt.NDArray[np.float64] = np.sqrt(np.maximum(sq, 0.0) / a.shape[1])
-    return out
+GaussStats = tuple[float, npt.NDArray[np.float64], npt.NDArray[np.float64]]
 
 
-def merge_same_voice(
-    scaled: Floats, labels: npt.NDArray[np.int64], merge_distance: float
-) -> npt.NDArray[np.int64]:
-    """Merge clusters whose mean fixed-scale statistics are closer than ``merge_distance``.
+def gauss_stats(frames: npt.NDArray[np.float64]) -> GaussStats:
+    """Sufficient statistics (count, sum, sum of outer products) of a full-covariance Gaussian."""
+    return float(len(frames)), frames.sum(axis=0), frames.T @ frames
+
+
+def _n_logdet(st: GaussStats) -> float:
+    n, s, ss = st
+    if n < 2:  # no frames of its own: costs nothing, so it merges first
+        return 0.0
+    mean = s / n
+    cov = ss / n - np.outer(mean, mean) + 1e-6 * np.eye(len(mean))
+    return n * float(np.linalg.slogdet(cov)[1])
+
+
+def delta_bic(a: GaussStats, b: GaussStats, penalty: float, cap: float) -> float:
+    """ΔBIC of modelling two frame sets by one full-covariance Gaussian each rather than one
+    together: positive means two voices. ``penalty`` weighs the parameter count (λ).
+
+    Frames are counted as if the two sets together held at most ``cap`` of them: neighbouring
+    frames are far from independent, and uncapped, the likelihood gain of any split grows with
+    the length of the recording while the penalty grows with its logarithm only, so one long
+    voice would always become two.
+    """
+    both = (a[0] + b[0], a[1] + b[1], a[2] + b[2])
+    d = len(a[1])
+    scale = min(1.0, cap / both[0])
+    gain = 0.5 * scale * (_n_logdet(both) - _n_logdet(a) - _n_logdet(b))
+    return gain - penalty * 0.5 * (d + d * (d + 1) / 2) * float(np.log(scale * both[0]))
+
+
+def merge_by_bic(
+    frames: npt.NDArray[np.float64], frame_labels: npt.NDArray[np.int64],
+    labels: npt.NDArray[np.int64], penalty: float, cap: float,
+) -> npt.NDArray[np.int64]:  # fmt: skip
+    """Merge clusters (window ``labels``; ``frame_labels`` index into them for each row of
+    ``frames``) while the pair with the lowest ΔBIC has it below zero: one voice, not two.
 
     Clustering on within-recording standardised vectors always finds the recording's largest
-    contrast, even in one voice; on the fixed scale two groups of one voice stay close.
+    contrast, even in one voice; the frames' own Gaussians say whether it is worth two models.
     """
     labels = labels.copy()
     while (k := int(labels.max()) + 1) > 1:
-        cents = np.stack([scaled[labels == i].mean(axis=0) for i in range(k)]).astype(np.float64)
-        d = distances(cents, cents)
-        np.fill_diagonal(d, np.inf)
-        i, j = np.unravel_index(int(d.argmin()), d.shape)
-        if d[i, j] >= merge_distance:
+        per_frame = labels[frame_labels]
+        stats = [gauss_stats(frames[per_frame == i]) for i in range(k)]
+        pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+        scores = [delta_bic(stats[i], stats[j], penalty, cap) for i, j in pairs]
+        best = int(np.argmin(scores))
+        if scores[best] >= 0:
             break
-        labels[labels == max(i, j)] = min(i, j)
+        i, j = pairs[best]
+        labels[labels == j] = i
         labels = np.unique(labels, return_inverse=True)[1].astype(np.int64)
     return labels
 
@@ -188,8 +230,22 @@ def viterbi(cost: npt.NDArray[np.float64], switch_cost: float) -> npt.NDArray[np
     return path
 
 
-def cluster_windows(windows: Windows, max_speakers: int, p: DiarizeParams) -> npt.NDArray[np.int64]:
-    """A speaker index per window (0-based)."""
+def nearest_windows(spans: npt.NDArray[np.float64], speech: npt.NDArray[np.int64]
+                    ) -> npt.NDArray[np.int64]:  # fmt: skip
+    """For each speech frame index, the window whose centre is nearest the frame's centre."""
+    centres = spans.mean(axis=1)
+    t = (speech + 0.5) * FRAME_S
+    if len(centres) == 1:
+        return np.zeros(len(t), dtype=np.int64)
+    right = np.clip(np.searchsorted(centres, t), 1, len(centres) - 1)
+    left = right - 1
+    near = np.where(np.abs(t - centres[left]) <= np.abs(centres[right] - t), left, right)
+    return near.astype(np.int64)
+
+
+def cluster_windows(windows: Windows, frames: Floats, regions: Sequence[Region],
+                    max_speakers: int, p: DiarizeParams) -> npt.NDArray[np.int64]:  # fmt: skip
+    """A speaker index per window (0-based); ``frames`` are the recording's cepstra."""
     vectors, spans = windows.vectors, windows.spans
     starts = change_segments(vectors, spans, p.change_distance)
     bounds = [*starts, len(vectors)]
@@ -212,7 +268,16 @@ def cluster_windows(windows: Windows, max_speakers: int, p: DiarizeParams) -> np
     else:
         labels = seg_labels[win_labels]
     labels = fold_small(vectors, labels, p.min_share)
-    labels = merge_same_voice(windows.scaled, labels, p.merge_distance)
+    if labels.max() == 0:
+        return labels
+    # Each window to its nearest centroid, then merge by ΔBIC on the frames each one is nearest.
+    near = _centroids(vectors, labels, int(labels.max()) + 1)
+    labels = np.argmax(vectors.astype(np.float64) @ near.T, axis=1).astype(np.int64)
+    labels = np.unique(labels, return_inverse=True)[1].astype(np.int64)
+    speech = np.flatnonzero(speech_frame_mask(len(frames), regions)).astype(np.int64)
+    owner = nearest_windows(spans, speech)
+    ceps = frames[speech, : p.bic_ceps].astype(np.float64)
+    labels = merge_by_bic(ceps, owner, labels, p.bic_penalty, p.bic_frames)
     k = int(labels.max()) + 1
     if k == 1:
         return labels
@@ -226,15 +291,7 @@ def frame_segments(spans: npt.NDArray[np.float64], labels: npt.NDArray[np.int64]
     speech = np.flatnonzero(speech_frame_mask(n_frames, regions))
     if len(speech) == 0 or len(spans) == 0:
         return []
-    centres = spans.mean(axis=1)
-    t = (speech + 0.5) * FRAME_S
-    if len(centres) == 1:
-        nearest = np.zeros(len(t), dtype=np.int64)
-    else:
-        right = np.clip(np.searchsorted(centres, t), 1, len(centres) - 1)
-        left = right - 1
-        nearest = np.where(np.abs(t - centres[left]) <= np.abs(centres[right] - t), left, right)
-    frame_labels = labels[nearest]
+    frame_labels = labels[nearest_windows(spans, speech.astype(np.int64))]
     # Split where the label changes or frames are not contiguous.
     cut = np.flatnonzero((np.diff(frame_labels) != 0) | (np.diff(speech) != 1)) + 1
     out = []
@@ -272,7 +329,7 @@ def diarize(
     windows = window_embeddings(frames, regions, win_s=params.win_s, hop_s=params.hop_s)
     if len(windows.vectors) == 0:
         return ()
-    labels = cluster_windows(windows, max_speakers, params)
+    labels = cluster_windows(windows, frames, regions, max_speakers, params)
     return _relabel(frame_segments(windows.spans, labels, regions, len(frames)))
 
 

@@ -111,28 +111,13 @@ def deltas(features: Floats, span: int = DELTA_SPAN) -> Floats:
     return (num / (2 * sum(k * k for k in range(1, span + 1)))).astype(np.float32)
 
 
-# Typical spread of each statistic within one recording, a / (1 + b·k) for cepstral index k
-# (fitted to the median within-file standard deviation over the real-media speech files,
-# $CLIPFLOW_REAL_MEDIA/speech, tests/benchmarks/diarization.py):
-# dividing by it gives every dimension a like weight on a fixed scale, so a distance means the
-# same in every recording (a per-recording z-score would make one voice look as spread as two).
-_SPREAD = ((3.1, 0.5), (2.8, 1.1), (0.48, 0.73))  # mean c_k, std c_k, std of delta c_k
-
-
-def _spread() -> npt.NDArray[np.float64]:
-    k = np.arange(1, N_CEPS + 1, dtype=np.float64)
-    return np.concatenate([a / (1.0 + b * k) for a, b in _SPREAD])
-
-
 @dataclass(frozen=True, slots=True)
 class Windows:
     """Fixed-length windows of speech: ``spans[i]`` = (start_s, end_s), ``vectors[i]`` its
-    statistics standardised within the recording (unit length) and ``scaled[i]`` on a fixed
-    scale (see :func:`window_embeddings`)."""
+    statistics standardised within the recording (unit length; see :func:`window_embeddings`)."""
 
     spans: npt.NDArray[np.float64]
     vectors: Floats
-    scaled: Floats
 
 
 def speech_frame_mask(
@@ -176,13 +161,10 @@ def window_embeddings(
     hop_s: float = 0.75,
     min_s: float = 0.3,
 ) -> Windows:
-    """Statistics of the speech frames of each window, in two forms.
-
-    ``vectors``: mean and standard deviation of cepstra and deltas, standardised over the
-    recording's windows and scaled to unit length (best at telling this recording's voices
-    apart). ``scaled``: the mean and standard deviation of the cepstra and the standard
-    deviation of the deltas on the fixed scale of :data:`_SPREAD` (comparable across
-    recordings, so it can say whether two groups of windows are one voice at all).
+    """Statistics of the speech frames of each window: mean and standard deviation of cepstra
+    and deltas, standardised over the recording's windows and scaled to unit length (best at
+    telling this recording's voices apart; whether two groups are two voices at all is decided
+    on the frames themselves, :func:`media.transcript.diarization.merge_by_bic`).
     """
     spans = window_spans(regions, win_s=win_s, hop_s=hop_s, min_s=min_s)
     speech = speech_frame_mask(len(frames), regions)
@@ -198,10 +180,8 @@ def window_embeddings(
         keep[i] = True
     stats = stats[keep]
     kept = np.array(spans, dtype=np.float64).reshape(-1, 2)[keep]
-    # Columns: mean c, mean delta c (about 0, not a voice trait), std c, std delta c.
-    scaled = stats[:, [*range(N_CEPS), *range(2 * N_CEPS, 4 * N_CEPS)]] / _spread()
     vecs = stats
     if len(vecs) > 1:
         vecs = (vecs - vecs.mean(axis=0)) / (vecs.std(axis=0) + 1e-6)
     vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
-    return Windows(kept, vecs.astype(np.float32), scaled.astype(np.float32))
+    return Windows(kept, vecs.astype(np.float32))
