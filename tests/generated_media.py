@@ -6,7 +6,6 @@ share one generator work folder: its speech (espeak-ng) and video-chunk caches a
 content, so only the session's first sample pays for them (~15-20 s here); every later one, any
 length or seed, takes about a second. Modules that render and measure their own clips use their
 own seed, so their renders never fill the cache that another module measures.
-(tests/media/sample/test_generator.py alone generates from an empty work folder, on purpose.)
 """
 
 from __future__ import annotations
