@@ -84,6 +84,24 @@ def s3_server() -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture
+def no_retry_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """botocore retries exactly as configured (same attempts, same retry decisions) but does not
+    sleep between attempts; returns the back-off delays botocore chose, one per retry, so a test
+    can still check that it retried. (Its jittered delays grow 2**n up to 20 s: ~2-8 s a test.)"""
+    from botocore.retries.standard import ExponentialBackoff
+
+    chosen: list[float] = []
+    delay_amount = ExponentialBackoff.delay_amount
+
+    def record_and_skip(self: ExponentialBackoff, context: object) -> float:
+        chosen.append(delay_amount(self, context))
+        return 0.0
+
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", record_and_skip)
+    return chosen
+
+
 @pytest.fixture(scope="session")
 def _pg_admin() -> Iterator[sa.Engine]:
     """An AUTOCOMMIT engine on $CLIPFLOW_TEST_PG_URL; drops this session's schemas at the end."""

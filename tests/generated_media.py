@@ -1,9 +1,11 @@
 """Generated media shared by the test packages: the sample recordings, composed face frames and
 synthetic face detections. One place, so every test builds its inputs the same way.
 
-Sample recordings are made once per (minutes, seed) for the whole test session. Modules that
-render and measure their own clips use their own seed, so their renders never fill the cache
-that another module measures.
+Sample recordings are made once per (minutes, seed) for the whole test session, and all of them
+share one generator work folder: its speech (espeak-ng) and video-chunk caches are keyed by
+content, so only the session's first sample pays for them (~15-20 s here); every later one, any
+length or seed, takes about a second. Modules that render and measure their own clips use their
+own seed, so their renders never fill the cache that another module measures.
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ from media.sample.generator import FACE_PHOTO, SampleRecording, make_sample
 # --- sample recordings --------------------------------------------------------------------------
 
 _SAMPLES: dict[tuple[float, int], SampleRecording] = {}
+_WORKDIR: list[Path] = []  # the session's generator work folder, made on first use
+
+
+def generator_workdir(factory: pytest.TempPathFactory) -> Path:
+    """The generator's work folder (speech and video-chunk caches) shared by the session."""
+    if not _WORKDIR:
+        _WORKDIR.append(factory.mktemp("sample-generator-cache"))
+    return _WORKDIR[0]
 
 
 def sample_recording(
@@ -32,7 +42,7 @@ def sample_recording(
     if key not in _SAMPLES:
         folder = factory.mktemp(f"sample-{minutes:g}min-seed{seed}")
         _SAMPLES[key] = make_sample(
-            folder / "talk.mp4", minutes=minutes, seed=seed, workdir=folder / "work"
+            folder / "talk.mp4", minutes=minutes, seed=seed, workdir=generator_workdir(factory)
         )
     return _SAMPLES[key]
 

@@ -153,15 +153,12 @@ class Recording:
 @pytest.fixture(scope="session")
 def recordings(tmp_path_factory) -> dict[int, Recording]:
     """Four different 30-s two-person recordings with WebVTT sidecars (seeds 11-14); they share
-    the generator's speech and video caches, so only the first costs real time."""
-    from media.sample.generator import make_sample
+    the session's generator caches (tests/generated_media.py), so each takes about a second."""
+    from tests.generated_media import sample_recording
 
-    folder = tmp_path_factory.mktemp("recordings")
     made = {}
     for seed in (11, 12, 13, 14):
-        sample = make_sample(
-            folder / f"talk-{seed}.mp4", minutes=0.5, seed=seed, workdir=folder / "cache"
-        )
+        sample = sample_recording(tmp_path_factory, minutes=0.5, seed=seed)
         digest = hashlib.sha256(sample.video_path.read_bytes()).hexdigest()
         made[seed] = Recording(sample.video_path, sample.transcript_path, digest)
     assert len({r.sha256 for r in made.values()}) == 4, "the seeds must give different bytes"

@@ -119,12 +119,10 @@ def test_ten_jobs_at_once_on_postgresql_with_cpu_and_gpu_workers(
     import httpx
     import sqlalchemy as sa
 
-    from media.sample.generator import make_sample
+    from tests.generated_media import sample_recording
 
-    folder = tmp_path_factory.mktemp("pg-recordings")
     samples = [
-        make_sample(folder / f"talk-{seed}.mp4", minutes=0.5, seed=seed, workdir=folder / "cache")
-        for seed in range(21, 21 + JOBS)
+        sample_recording(tmp_path_factory, minutes=0.5, seed=seed) for seed in range(21, 21 + JOBS)
     ]  # distinct content: no two jobs share a cache key or a work directory
     env = pg_stack.env
     _cli(env, "work-pool", "create", "cpu", "--type", "process")

@@ -109,6 +109,7 @@ def _local_results(root: Path) -> list[Path]:
 # --- tests ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e  # three flow-running processes against the test server: ~18 s
 def test_results_written_on_one_machine_are_read_and_reused_on_another(
     clipflow_env: ClipflowEnv, s3_server: str, tmp_path: Path
 ) -> None:

@@ -29,10 +29,9 @@ class Recording:
 def fault_sample(tmp_path_factory) -> Recording:
     """A 30-s two-person recording with its WebVTT sidecar (one clip's worth of talk)."""
     from media.probe import probe
-    from media.sample.generator import make_sample
+    from tests.generated_media import sample_recording
 
-    folder = tmp_path_factory.mktemp("fault-sample")
-    made = make_sample(folder / "talk.mp4", minutes=0.5, seed=21, workdir=folder / "cache")
+    made = sample_recording(tmp_path_factory, minutes=0.5, seed=21)
     digest = hashlib.sha256(made.video_path.read_bytes()).hexdigest()
     info = probe(made.video_path, source=False)
     return Recording(made.video_path, made.transcript_path, digest, info.duration_s)

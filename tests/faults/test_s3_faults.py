@@ -107,7 +107,9 @@ def test_5xx_throttling_and_request_timeouts_are_retried_and_the_job_completes(
     assert not hidden_leftovers(PipelineSettings().work_dir / "sources")
 
 
-def test_a_head_request_answered_500_then_503_is_retried(s3_server, buckets, tmp_path) -> None:
+def test_a_head_request_answered_500_then_503_is_retried(
+    s3_server, buckets, tmp_path, no_retry_backoff
+) -> None:
     """HEAD (the object's ETag and size: batch sweeps and S3 events read it) has no body, so
     the client sees only the status; botocore retries it all the same."""
     from blocks.settings import PipelineSettings

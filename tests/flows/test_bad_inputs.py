@@ -55,10 +55,10 @@ def _any_score():
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory) -> Media:
-    from media.sample.generator import make_sample
+    from tests.generated_media import sample_recording
 
     root = tmp_path_factory.mktemp("bad-inputs")
-    rec = make_sample(root / "talk.mp4", minutes=0.3, seed=3)
+    rec = sample_recording(tmp_path_factory, minutes=0.3, seed=3)
     tiny = bad.make_av(root / "tiny.mp4")
     plain = bad.make_av(root / "tiny-plain.mp4", faststart=False)
     return Media(rec.video_path, rec.transcript_path, tiny, plain)

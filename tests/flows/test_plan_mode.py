@@ -12,7 +12,7 @@ import pytest
 from flows.cli import main
 from media.selection.candidates import boundary_clean
 from media.transcript.reader import read_transcript
-from tests.generated_media import sample_fixture
+from tests.generated_media import sample_fixture, sample_recording
 
 sample = sample_fixture(minutes=1.5, seed=5)
 
@@ -102,11 +102,11 @@ def test_run_renders_an_edited_plan(planned, sample, tmp_path, capsys) -> None:
 
 @pytest.mark.e2e
 @pytest.mark.usefixtures("prefect_server")
-def test_a_plan_for_another_recording_is_rejected(planned, tmp_path, capsys) -> None:
-    from media.sample.generator import make_sample
-
+def test_a_plan_for_another_recording_is_rejected(
+    planned, tmp_path, tmp_path_factory, capsys
+) -> None:
     _, _, plan_path = planned
-    other = make_sample(tmp_path / "other.mp4", minutes=0.5, seed=9)
+    other = sample_recording(tmp_path_factory, minutes=0.5, seed=9)
     code = main(
         ["run", str(other.video_path), "--transcript", str(other.transcript_path),
          "--out", str(tmp_path / "out"), "--plan", str(plan_path)]

@@ -343,7 +343,11 @@ def flaky_proxy(s3_server: str, request: pytest.FixtureRequest) -> Iterator[Flak
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("flaky_proxy", [2], indirect=True)
 def test_503s_are_retried_and_recovered(
-    tmp_path: Path, s3_settings: PipelineSettings, bucket: str, flaky_proxy: FlakyS3Proxy
+    tmp_path: Path,
+    s3_settings: PipelineSettings,
+    bucket: str,
+    flaky_proxy: FlakyS3Proxy,
+    no_retry_backoff: list[float],
 ) -> None:
     _put(s3_settings, bucket, "in/ep1.mp4", b"x" * 1000)
     flaky = _settings(flaky_proxy.endpoint)
@@ -352,12 +356,17 @@ def test_503s_are_retried_and_recovered(
     out = storage.download(uri, tmp_path, flaky)
     assert out.read_bytes() == b"x" * 1000
     assert [status for _, status in flaky_proxy.requests] == [503, 503, 0, 0]
+    assert len(no_retry_backoff) == 2  # botocore backed off before each retry
 
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("flaky_proxy", [1000], indirect=True)
 def test_persistent_503s_give_up_with_a_transient_storage_error(
-    tmp_path: Path, s3_settings: PipelineSettings, bucket: str, flaky_proxy: FlakyS3Proxy
+    tmp_path: Path,
+    s3_settings: PipelineSettings,
+    bucket: str,
+    flaky_proxy: FlakyS3Proxy,
+    no_retry_backoff: list[float],
 ) -> None:
     uri = f"s3://{bucket}/in/ep1.mp4"
     with pytest.raises(StorageError) as info:
@@ -365,11 +374,14 @@ def test_persistent_503s_give_up_with_a_transient_storage_error(
     assert str(info.value).startswith(f"{uri}: ")
     assert is_transient(info.value)
     assert len(flaky_proxy.requests) == 5  # s3_client's max_attempts, then it stops
+    assert len(no_retry_backoff) == 4
     assert list((tmp_path / "work").iterdir()) == []  # the temp file is gone
 
 
 @pytest.mark.timeout(30)
-def test_unreachable_endpoint_is_a_transient_storage_error(tmp_path: Path) -> None:
+def test_unreachable_endpoint_is_a_transient_storage_error(
+    tmp_path: Path, no_retry_backoff: list[float]
+) -> None:
     import socket
 
     with socket.socket() as sock:  # a port that was free a moment ago: nothing listens
@@ -379,6 +391,7 @@ def test_unreachable_endpoint_is_a_transient_storage_error(tmp_path: Path) -> No
     with pytest.raises(StorageError, match="s3://bucket/k.mp4: EndpointConnectionError") as info:
         storage.head_object("s3://bucket/k.mp4", settings)
     assert is_transient(info.value)
+    assert len(no_retry_backoff) == 4  # retried up to max_attempts before giving up
 
 
 def test_s3_client_is_cached_and_configured(s3_settings: PipelineSettings) -> None:

@@ -185,6 +185,10 @@ def _transcript_and_plan():
     return transcript, plan
 
 
+# Each case runs the whole per-clip path (compose a source, accept, frame, render, measure, QA
+# gate): 5-25 s apiece on 2 cores, ~70 s for the six. Left out of the fast tier, like the
+# flow runs; the default run and `./dev test tests/media/render` run them.
+@pytest.mark.e2e
 @pytest.mark.parametrize("case", CASES)
 def test_awkward_source_renders_a_deliverable_clip(case: Case, tmp_path: Path) -> None:
     from tasks.framing import frame_clip

@@ -36,6 +36,7 @@ from media.sample.generator import (
     to_webvtt,
 )
 from media.sample.script import GUEST, HOST, TOPICS, plan_turns
+from tests.generated_media import generator_workdir
 
 MINUTES = 0.5
 CUE_RE = re.compile(r"(\d\d):(\d\d):(\d\d)\.(\d{3}) --> (\d\d):(\d\d):(\d\d)\.(\d{3})")
@@ -149,10 +150,14 @@ def test_missing_espeak_names_the_package(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
+    """Three samples made in the session's generator work folder (tests/generated_media.py):
+    the speech and video chunks are synthesised there once (by the session's first sample,
+    which is this one when the module runs alone) and always read back from its files."""
     root = tmp_path_factory.mktemp("sample")
-    first = make_sample(root / "a" / "talk.mp4", minutes=MINUTES, workdir=root / "work")
-    again = make_sample(root / "b" / "talk.mp4", minutes=MINUTES, workdir=root / "work")
-    other = make_sample(root / "c" / "talk.mp4", minutes=MINUTES, seed=1, workdir=root / "work")
+    work = generator_workdir(tmp_path_factory)
+    first = make_sample(root / "a" / "talk.mp4", minutes=MINUTES, workdir=work)
+    again = make_sample(root / "b" / "talk.mp4", minutes=MINUTES, workdir=work)
+    other = make_sample(root / "c" / "talk.mp4", minutes=MINUTES, seed=1, workdir=work)
     return first, again, other
 
 
