@@ -53,6 +53,9 @@ def clipflow_env(prefect_server, s3_server, tmp_path_factory) -> ClipflowEnv:
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_REGION="us-east-1",
         AWS_DEFAULT_REGION="us-east-1",
+        # Upload-triggered jobs here do not wait for a sidecar to arrive beside the recording:
+        # that wait has its own tests (tests/tasks/test_sidecars.py, test_process_video.py).
+        CLIPFLOW_SIDECAR_WAIT_S="0",
     )
     pool = f"cpu-test-{uuid.uuid4().hex[:6]}"
     return ClipflowEnv(env, database_url, root / "out", pool)
