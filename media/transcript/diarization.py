@@ -32,7 +32,13 @@ import numpy as np
 import numpy.typing as npt
 
 from media.errors import InputError
-from media.transcript.records import SpeakerSegment, Transcript, Word, sentences_from_words
+from media.transcript.records import (
+    SpeakerSegment,
+    Transcript,
+    Word,
+    ends_sentence,
+    sentences_from_words,
+)
 from media.transcript.speaker_features import (
     FRAME_S,
     RATE,
@@ -356,7 +362,13 @@ def _speaker_at(start: float, end: float, segments: Sequence[SpeakerSegment],
 
 def assign_speakers(transcript: Transcript, segments: Sequence[SpeakerSegment]) -> Transcript:
     """Each word labelled with the speaker covering most of its time; sentences regrouped so
-    that a speaker change ends a sentence (turns follow from sentences)."""
+    that a speaker change ends a sentence (turns follow from sentences).
+
+    A sentence the recogniser punctuated keeps one speaker, the one holding most of its time:
+    people rarely hand over mid-sentence, and a split there (the clustering flipping for a
+    second) would leave a fragment for a title or a clip boundary. Unpunctuated stretches
+    (pocketsphinx utterances, plain cues) are labelled word by word.
+    """
     if not segments:
         return transcript
     ordered = sorted(segments, key=lambda s: s.start_s)
@@ -366,4 +378,12 @@ def assign_speakers(transcript: Transcript, segments: Sequence[SpeakerSegment]) 
         replace(w, speaker=_speaker_at(w.start_s, w.end_s, ordered, starts, longest))
         for w in transcript.words
     ]
+    for s in transcript.sentences:
+        if s.last_word > s.first_word and ends_sentence(transcript.words[s.last_word].text):
+            span = words[s.first_word : s.last_word + 1]
+            held: dict[str, float] = {}
+            for w in span:
+                held[w.speaker] = held.get(w.speaker, 0.0) + w.end_s - w.start_s
+            who = max(held, key=lambda k: held[k])
+            words[s.first_word : s.last_word + 1] = [replace(w, speaker=who) for w in span]
     return replace(transcript, words=tuple(words), sentences=tuple(sentences_from_words(words)))

@@ -92,6 +92,11 @@ class Transcript:
 _TERMINAL = re.compile(r"[.!?…。！？]+[\"')\]”’」』]*$")
 
 
+def ends_sentence(text: str) -> bool:
+    """Whether ``text`` (a word) ends in terminal punctuation: a punctuated sentence's end."""
+    return bool(_TERMINAL.search(text))
+
+
 def ordered_words(words: Iterable[Word]) -> list[Word]:
     """Repair measured word times, keeping the words' order: never overlapping, each at least
     MIN_WORD_S long.

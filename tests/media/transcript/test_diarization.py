@@ -175,6 +175,23 @@ def test_assign_speakers_labels_words_and_splits_turns() -> None:
     assert assign_speakers(transcript, ()) is transcript
 
 
+def test_a_punctuated_sentence_keeps_one_speaker() -> None:
+    """The clustering flips for a second inside "I'll come back down as soon as I find out.":
+    the sentence stays whole, with the speaker who holds most of it; without punctuation the
+    words follow the segments."""
+    text = "I'll come back down as soon as I find out. Thank you."
+    words = [Word(t, i * 0.4, i * 0.4 + 0.3) for i, t in enumerate(text.split())]
+    segments = (Seg(0.0, 2.0, "S1"), Seg(2.0, 2.8, "S2"), Seg(2.8, 3.7, "S1"), Seg(3.7, 5.0, "S2"))
+    labelled = assign_speakers(from_words(words, source="asr:faster-whisper"), segments)
+    assert [(s.text, s.speaker) for s in labelled.sentences] == [
+        ("I'll come back down as soon as I find out.", "S1"),
+        ("Thank you.", "S2"),
+    ]
+    bare = [Word(w.text.strip(".,"), w.start_s, w.end_s) for w in words]
+    unpunctuated = assign_speakers(from_words(bare, source="asr:pocketsphinx"), segments)
+    assert len({w.speaker for w in unpunctuated.words[:9]}) == 2
+
+
 # --- real conversations --------------------------------------------------------------------
 
 # (file, RTTM id, bound on DER with a 0.25 s collar). Measured on 2 cores (benchmark, ΔBIC
