@@ -151,8 +151,7 @@ class WhisperJob:
     chunks: tuple[Region, ...]
     model_dir: Path  # transcribes (English, the given language, or one's own model)
     model_name: str
-    language: str  # "" = detect with detect_dir's model
-    detect_dir: Path | None  # the multilingual model, when the language is to be detected
+    language: str  # "" = detect it with model_dir's (multilingual) model first
     english_dir: Path | None  # tiny.en, used instead when detection says English
     device: str
     compute_type: str
@@ -163,7 +162,6 @@ class WhisperJob:
 class WhisperRun:
     segments: tuple[dict[str, Any], ...]
     language: str
-    language_probability: float
     model_name: str
     cpu_s: float  # the child process's own CPU, all its threads
     peak_rss_mb: float  # the child process's peak resident memory (its own program only)
@@ -209,13 +207,13 @@ def plan_job(
     with wave.open(str(wav_path), "rb") as w:
         duration_s = w.getnframes() / (w.getframerate() or SAMPLE_RATE)
     chunks = tuple(speech_chunks(speech_regions(wav_path), duration_s))
-    detect_dir = english_dir = None
+    english_dir = None
     if whisper_model:
         model_dir, name = check_whisper_model(whisper_model), Path(whisper_model).name
     else:
         model = choose_model(language, multilingual=whisper_models.installed(BASE))
         if model is None:  # detect: base hears the language, tiny.en transcribes English
-            detect_dir = model_dir = whisper_models.model_dir(BASE)
+            model_dir = whisper_models.model_dir(BASE)
             english_dir, name = whisper_models.model_dir(TINY_EN), BASE.name
         else:
             model_dir, name = whisper_models.model_dir(model), model.name
@@ -226,7 +224,6 @@ def plan_job(
         model_dir,
         name,
         language,
-        detect_dir,
         english_dir,
         device,
         compute_type,
@@ -281,9 +278,9 @@ def run_job(job: WhisperJob) -> WhisperRun:
             local_files_only=True,
         )
 
-    model, language, probability, name = load(job.model_dir), job.language, 1.0, job.model_name
+    model, language, name = load(job.model_dir), job.language, job.model_name
     if not language:
-        language, probability = _detect(model, job)
+        language = _detect(model, job)
         if language == "en" and job.english_dir is not None:
             del model
             model, name = load(job.english_dir), TINY_EN.name
@@ -301,7 +298,6 @@ def run_job(job: WhisperJob) -> WhisperRun:
     return WhisperRun(
         tuple(segments),
         language,
-        probability,
         name,
         cpu.rusage_seconds(own) + cpu.rusage_seconds(resource.getrusage(resource.RUSAGE_CHILDREN)),
         _peak_rss_mb(own),
@@ -322,7 +318,7 @@ def _peak_rss_mb(own: resource.struct_rusage) -> float:
     return own.ru_maxrss / 1024
 
 
-def _detect(model: WhisperModel, job: WhisperJob) -> tuple[str, float]:
+def _detect(model: WhisperModel, job: WhisperJob) -> str:
     """The language of the first :data:`DETECT_S` seconds of speech."""
     import numpy as np
 
@@ -333,8 +329,8 @@ def _detect(model: WhisperModel, job: WhisperJob) -> tuple[str, float]:
         total += end - start
         if total >= DETECT_S - 1e-6:
             break
-    language, probability, _all = model.detect_language(np.concatenate(heard))
-    return language, float(probability)
+    language, _probability, _all = model.detect_language(np.concatenate(heard))
+    return str(language)
 
 
 def _read(wav_path: Path, start_s: float, end_s: float) -> np.ndarray:

@@ -208,7 +208,7 @@ def test_a_recogniser_that_dies_is_reported_with_its_error(tmp_path: Path) -> No
         w.setframerate(RATE)
         w.writeframes(bytes(2 * RATE))
     job = whisper_asr.WhisperJob(
-        wav, ((0.0, 1.0),), tmp_path, "broken", "en", None, None, "cpu", "int8", 1
+        wav, ((0.0, 1.0),), tmp_path, "broken", "en", None, "cpu", "int8", 1
     )
     with pytest.raises(MediaError, match=r"a\.wav: the speech recogniser's process exited"):
         run_in_child(job)
