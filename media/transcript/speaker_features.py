@@ -11,6 +11,7 @@ within one. Pure apart from :func:`read_samples`.
 
 from __future__ import annotations
 
+import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,10 +45,27 @@ def decode_argv(src: str) -> list[str]:
 
 
 def read_samples(path: str | Path) -> Floats:
-    """The recording's audio as 16 kHz mono float32 in [-1, 1] (64 kB per second of audio)."""
+    """The recording's audio as 16 kHz mono float32 in [-1, 1] (64 kB per second of audio).
+
+    The pipeline's speech WAV (16 kHz mono s16) is read as it is; anything else is decoded by
+    ffmpeg (the same s16 scaling, 1/32768)."""
+    pcm = _speech_wav_pcm(Path(path))
+    if pcm is not None:
+        return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / np.float32(32768.0)
     block = int(RATE * READ_BLOCK_S) * 4
     chunks = list(ffmpeg.stream(decode_argv(str(path)), frame_bytes=block))
     return np.frombuffer(b"".join(chunks), dtype="<f4").astype(np.float32)
+
+
+def _speech_wav_pcm(path: Path) -> bytes | None:
+    """The samples of a 16 kHz mono s16 WAV, or None for any other file."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (RATE, 1, 2):
+                return None
+            return w.readframes(w.getnframes())
+    except (wave.Error, EOFError, OSError):
+        return None
 
 
 def _mel_filters() -> npt.NDArray[np.float64]:
