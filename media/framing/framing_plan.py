@@ -96,6 +96,9 @@ class FramingPlan:
     speaker_faces: dict[str, int]  # transcript speaker label -> track id (the last shot's)
     segments: tuple[Segment, ...] = ()
     cuts: tuple[float, ...] = ()
+    # Share of labelled speech samples with the window on the speaker's matched face (None:
+    # no speaker was matched to a face); see media.framing.summary.
+    speaker_share: float | None = None
 
     @property
     def one_window(self) -> bool:
@@ -216,6 +219,21 @@ def _follow(
     return keys, face_track
 
 
+def _on_speaker(
+    turns: Sequence[Focus], times: npt.NDArray[np.float64], f: _Frame, mapping: dict[str, int]
+) -> tuple[int, int]:
+    """(samples on the speaker's face, samples of matched speech) within one shot."""
+    starts = np.array([t.start for t in turns])
+    followed = np.array([t.track for t in turns])[np.searchsorted(starts, times, "right") - 1]
+    hits = total = 0
+    for a, b, who in f.speech:
+        if who in mapping:
+            inside = (times >= a) & (times < b)
+            total += int(inside.sum())
+            hits += int((followed[inside] == mapping[who]).sum())
+    return hits, total
+
+
 def _centre(start: float, end: float, layout: Layout, f: _Frame, **extra: object) -> Segment:
     (sw, sh), (cw, ch) = f.src, f.crop
     key = CropKey(start, (sw - cw) // 2, (sh - ch) // 2)
@@ -244,18 +262,18 @@ def _screen_share(
 
 def _plan_shot(
     shot: Analysis, start: float, end: float, f: _Frame
-) -> tuple[Segment, list[tuple[float, float, float]], dict[str, int]]:
+) -> tuple[Segment, list[tuple[float, float, float]], dict[str, int], tuple[int, int]]:
     """Layout, followed faces and window keys of one source shot."""
     tracks = build_tracks(shot, f.track_params)
     fills = f.crop[0] >= FILLS_WIDTH * f.src[0]
     layout, cands = classify_layout(
-        tracks, src_w=f.src[0], fills_width=fills, flat=shot.flat, sharp=shot.sharp
+        tracks, src=f.src, fills_width=fills, flat=shot.flat, sharp=shot.sharp
     )
     if layout == Layout.SCREEN_SHARE:
         seg, face_track = _screen_share(shot, cands, start, end, f)
-        return seg, face_track, {}
+        return seg, face_track, {}, (0, 0)
     if layout == Layout.NO_FACE:
-        return _centre(start, end, layout, f), [], {}
+        return _centre(start, end, layout, f), [], {}, (0, 0)
     times = shot.times
     turns, mapping = _turns(layout, cands, times, shot.fps, f.speech)
     turns = [Focus(max(t.start, start), t.track) for t in turns if t.start < end]
@@ -268,7 +286,7 @@ def _plan_shot(
         window, _, note = zoom_crop(f.crop, face_w, f.max_zoom)
     keys, face_track = _follow(shot, tracks, cands, turns, start, end, window, f)
     seg = Segment(start, end, layout, window[0], window[1], keys, note=note)
-    return seg, face_track, mapping
+    return seg, face_track, mapping, _on_speaker(turns, times, f, mapping)
 
 
 def plan_framing(
@@ -297,6 +315,7 @@ def plan_framing(
     segments: list[Segment] = []
     face_track: list[tuple[float, float, float]] = []
     mapping: dict[str, int] = {}
+    hits = total = 0
     for k, (i0, i1) in enumerate(bounds):
         start = starts[k] if k < len(starts) else float(times[i0])
         stop = starts[k + 1] if k + 1 < len(starts) else end
@@ -304,7 +323,8 @@ def plan_framing(
         if i1 <= i0:
             segments.append(_centre(start, stop, Layout.NO_FACE, f))
             continue
-        seg, track, shot_mapping = _plan_shot(shot, start, stop, f)
+        seg, track, shot_mapping, (on, of) = _plan_shot(shot, start, stop, f)
+        hits, total = hits + on, total + of
         segments.append(seg)
         face_track += track
         mapping.update(shot_mapping)
@@ -312,7 +332,7 @@ def plan_framing(
     keys = tuple(k for s in segments for k in s.keys)
     return FramingPlan(
         longest.layout, f.crop[0], f.crop[1], keys, tuple(face_track), mapping,
-        tuple(segments), tuple(analysis.cuts),
+        tuple(segments), tuple(analysis.cuts), round(hits / total, 4) if total else None,
     )  # fmt: skip
 
 

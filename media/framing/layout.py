@@ -33,8 +33,10 @@ BIG = 0.6  # faces at least this share of the largest face's width count as "lar
 SCREEN_FLAT = 0.7
 # …and has text: at least this share of hard-edged blocks away from the faces.
 SCREEN_SHARP = 0.01
-# A presenter thumbnail's face is at most this share of the frame width.
+# A presenter thumbnail's face is at most this share of the frame width, and its centre lies
+# within CORNER of the frame's width and of its height from a corner.
 THUMB_FACE = 0.12
+CORNER = 0.35
 
 
 class Layout(StrEnum):
@@ -62,21 +64,29 @@ def _separated(a: Track, b: Track) -> bool:
     return max(gap_x, gap_y) >= 0.5 * min(aw, bw)
 
 
+def _in_corner(t: Track, src: tuple[int, int]) -> bool:
+    """The face sits in a corner of the frame, where call software puts a presenter's video."""
+    fx, fy = float(np.nanmedian(t.cx)) / src[0], float(np.nanmedian(t.cy)) / src[1]
+    return abs(fx - 0.5) >= 0.5 - CORNER and abs(fy - 0.5) >= 0.5 - CORNER
+
+
 def is_screen(
-    flat: Sequence[float], sharp: Sequence[float], steady: Sequence[Track], src_w: int
+    flat: Sequence[float], sharp: Sequence[float], steady: Sequence[Track], src: tuple[int, int]
 ) -> bool:
-    """A flat picture with text and no face or one small one: a screen share (or a slide)."""
+    """A flat picture with text and no face, or one small face in a corner: a screen share
+    (or a slide)."""
     if not flat or float(np.median(flat)) < SCREEN_FLAT:
         return False
     if not sharp or float(np.median(sharp)) < SCREEN_SHARP:
         return False
-    return len(steady) <= 1 and all(t.median_w <= THUMB_FACE * src_w for t in steady)
+    small = all(t.median_w <= THUMB_FACE * src[0] and _in_corner(t, src) for t in steady)
+    return len(steady) <= 1 and small
 
 
 def classify_layout(
     tracks: Sequence[Track],
     *,
-    src_w: int = 0,
+    src: tuple[int, int] = (0, 0),
     fills_width: bool = False,
     flat: Sequence[float] = (),
     sharp: Sequence[float] = (),
@@ -90,7 +100,7 @@ def classify_layout(
     steady = [t for t in tracks if t.observed.sum() >= PERSISTENT * n]
     if tracks and not steady:
         steady = [max(tracks, key=lambda t: int(t.observed.sum()))]
-    if src_w and is_screen(flat, sharp, steady, src_w):
+    if src[0] and is_screen(flat, sharp, steady, src):
         return Layout.SCREEN_SHARE, steady
     if not tracks:
         return Layout.NO_FACE, []

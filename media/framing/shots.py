@@ -114,7 +114,8 @@ def block_std(grey: npt.NDArray[np.uint8], block: int = BLOCK) -> npt.NDArray[np
     h, w = grey.shape[:2]
     rows, cols = h // block, w // block
     tiles = grey[: rows * block, : cols * block].astype(np.float32)
-    return tiles.reshape(rows, block, cols, block).std(axis=(1, 3))
+    stds: npt.NDArray[np.float32] = tiles.reshape(rows, block, cols, block).std(axis=(1, 3))
+    return stds
 
 
 def flat_share(stds: npt.NDArray[np.float32]) -> float:
@@ -215,7 +216,9 @@ def step_index(signatures: Sequence[Signature]) -> int:
     return 1 + int(np.argmax(steps)) if steps else 0
 
 
-def shot_bounds(times: Sequence[float], cuts: Sequence[float]) -> list[tuple[int, int]]:
+def shot_bounds(
+    times: Sequence[float] | npt.NDArray[np.float64], cuts: Sequence[float]
+) -> list[tuple[int, int]]:
     """Sample index ranges ``[i0, i1)`` of each shot, given the cut times."""
     t = np.asarray(times, dtype=float)
     edges = [0] + [int(np.searchsorted(t, c, side="left")) for c in cuts] + [len(t)]
