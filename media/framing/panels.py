@@ -23,8 +23,10 @@ MIN_ZOOM = 1.2
 MIN_PRESENTER_SHARE = 0.3
 # The presenter's window is this many face widths wide (head and shoulders of a thumbnail).
 PRESENTER_FACES = 2.6
-# A thumbnail whose face centre lies in the outer share of the width is a side column.
+# A thumbnail whose face centre lies in the outer share of the width is a side column, as
+# wide as this many face widths (a call tile: the face about a quarter of its width).
 SIDE_EDGE = 0.3
+TILE_FACES = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,7 @@ def screen_region(face_cx: Sequence[float], face_w: Sequence[float], src: tuple[
     if not face_cx:
         return whole
     cx, fw = sorted(face_cx)[len(face_cx) // 2], max(face_w)
-    half = PRESENTER_FACES * fw / 2
+    half = TILE_FACES * fw / 2
     if cx > (1 - SIDE_EDGE) * sw:
         w = even_side(cx - half, sw)
         return Rect(0, 0, w, whole.h) if w >= 0.6 * sw else whole
