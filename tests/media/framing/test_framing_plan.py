@@ -37,7 +37,7 @@ def test_analysis_argv_seeks_before_input_and_samples_before_scaling():
     assert argv.index("-ss") < argv.index("-i") and argv[argv.index("-ss") + 1] == "30.000"
     assert argv[argv.index("-t") + 1] == "12.500" and argv.index("-t") < argv.index("-i")
     assert argv[argv.index("-vf") + 1] == "fps=5,scale=640:360:flags=area"
-    assert argv[-5:] == ["-pix_fmt", "gray", "-f", "rawvideo", "pipe:1"]
+    assert argv[-5:] == ["-pix_fmt", "bgr24", "-f", "rawvideo", "pipe:1"]
 
 
 def _layout(faces):
