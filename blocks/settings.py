@@ -73,6 +73,13 @@ class PipelineSettings(BaseSettings):
         "center",
         description="With no face: a centred crop, or the whole frame over a blurred copy.",
     )
+    max_zoom: float = Field(
+        2.0,
+        ge=1.0,
+        le=4.0,
+        description="Largest zoom into a group in a source as narrow as the output (2 = a "
+        "window half the plain crop's width and height, upscaled twice as much).",
+    )
     burn_captions: bool = Field(False, description="Burn word-timed captions into the picture.")
 
     # --- encode ----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from media.errors import FFmpegError, MediaError
 from media.framing.detection import Box, track_faces
 from media.probe import MediaInfo
 from media.render import loudness
+from media.render.layouts import FaceRegion
 from qa.codec import inspect_codec, probe_output
 from qa.records import ClipMeasurements
 
@@ -122,8 +123,51 @@ def centred_ratio(frames: Iterable[Sequence[Box]], width: int, tolerance: float)
     return sum(verdicts) / len(verdicts) if verdicts else 0.0
 
 
-def face_centered_ratio(path: str, info: MediaInfo, settings: PipelineSettings) -> float:
-    """Sample the clip at ``max(qa_sample_fps, 2)`` fps through one ffmpeg pipe, detect faces."""
+def region_at(regions: Sequence[FaceRegion], t: float) -> FaceRegion | None:
+    """The face region in force at clip time ``t`` (None: no regions were given)."""
+    for r in regions:
+        if r.start - 1e-6 <= t < r.end:
+            return r
+    return regions[-1] if regions and t >= regions[-1].start else None
+
+
+def in_region(boxes: Sequence[Box], region: FaceRegion | None, height: int) -> list[Box]:
+    """The faces whose centre lies in the region's rows (the panel that holds a face)."""
+    if region is None or region.top is None:
+        return list(boxes)
+    top, bottom = region.top * height, region.bottom * height
+    return [b for b in boxes if top <= b.cy < bottom]
+
+
+def judged_ratio(
+    frames: Sequence[Sequence[Box]],
+    regions: Sequence[FaceRegion],
+    *,
+    fps: float,
+    width: int,
+    height: int,
+    tolerance: float,
+) -> tuple[float, float]:
+    """(centred share of the frames that should show a face, share of frames that should
+    not). Each layout by its own rule: in a stacked shot only the presenter's panel counts,
+    and a shot without a face by design is counted as such, not as off-centre."""
+    judged: list[list[Box]] = []
+    skipped = 0
+    for i, boxes in enumerate(frames):
+        region = region_at(regions, i / fps)
+        if region is not None and region.top is None:
+            skipped += 1
+            continue
+        judged.append(in_region(boxes, region, height))
+    no_face = skipped / len(frames) if frames else 0.0
+    return (centred_ratio(judged, width, tolerance) if judged else 1.0), no_face
+
+
+def face_centered_ratio(
+    path: str, info: MediaInfo, settings: PipelineSettings, regions: Sequence[FaceRegion] = ()
+) -> tuple[float, float]:
+    """Sample the clip at ``max(qa_sample_fps, 2)`` fps through one ffmpeg pipe, detect faces;
+    the centred share and the no-face-by-design share (:func:`judged_ratio`)."""
     v = info.primary_video
     if v is None:
         raise MediaError(f"{path}: no video stream (streams: {info.describe_streams()})")
@@ -136,7 +180,11 @@ def face_centered_ratio(path: str, info: MediaInfo, settings: PipelineSettings) 
     )
     full_every = max(1, round(FULL_PASS_S * fps))
     tracked = track_faces(images, full_every=full_every, full_when_lost=True)
-    return centred_ratio((boxes for _, boxes in tracked), width, settings.face_center_tolerance)
+    frames = [boxes for _, boxes in tracked]
+    return judged_ratio(
+        frames, regions, fps=fps, width=width, height=height,
+        tolerance=settings.face_center_tolerance,
+    )  # fmt: skip
 
 
 def count_decode_errors(path: str) -> int:
@@ -154,7 +202,9 @@ def measure_loudness(path: str) -> loudness.Loudness:
     return loudness.measure(path, momentary=True)
 
 
-def measure_clip(path: str | Path, settings: PipelineSettings) -> ClipMeasurements:
+def measure_clip(
+    path: str | Path, settings: PipelineSettings, regions: Sequence[FaceRegion] = ()
+) -> ClipMeasurements:
     """Measure one produced clip. A clip without video or audio is a render bug: MediaError."""
     path = str(path)
     info = probe_output(path)
@@ -163,13 +213,15 @@ def measure_clip(path: str | Path, settings: PipelineSettings) -> ClipMeasuremen
             f"{path}: a clip needs video and audio (streams: {info.describe_streams()})"
         )
     loud = measure_loudness(path)
+    centred, no_face = face_centered_ratio(path, info, settings, regions)
     return ClipMeasurements(
         integrated_lufs=loud.integrated_lufs,
         true_peak_dbtp=loud.true_peak_dbtp,
         lra_lu=loud.lra_lu,
-        face_centered_ratio=face_centered_ratio(path, info, settings),
+        face_centered_ratio=centred,
         decode_errors=count_decode_errors(path),
         duration_s=info.duration_s,
         codec=inspect_codec(path, info=info),
         momentary=loud.momentary,
+        no_face_share=no_face,
     )

@@ -85,6 +85,9 @@ class ClipMeasurements:
     duration_s: float
     codec: CodecRecord
     momentary: tuple[tuple[float, float], ...] = ()  # (t s, momentary LUFS) at 10 Hz
+    # Share of sampled frames without a face by design (a slide, a shot of no one): left out
+    # of face_centered_ratio, which is over the frames that should show a face (1.0 if none).
+    no_face_share: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from media import ffmpeg
 from media.errors import MediaError
+from media.framing.summary import framing_record
 from qa import plots
 from qa.checks import described
 from qa.page import Thumb, to_html
@@ -199,11 +200,7 @@ def build_report(
                     "vtt": f"clips/clip-{plan.index:02d}.vtt",
                 },
                 "framing": {
-                    "layout": fr.layout,
-                    "crop_w": fr.crop_w,
-                    "crop_h": fr.crop_h,
-                    "keys": len(fr.keys),
-                    "crop_keys": [[round(k.t, 3), k.x] for k in fr.keys],
+                    **framing_record(fr, plan.duration_s, m.codec.fps or 30.0),
                     "face_track": _series(fr.face_track, 1),
                 },
                 "encoder": clip.encoder,

@@ -40,5 +40,6 @@ def frame_clip(
             src_h=height,
             aspect=settings.aspect,
             speech=clip_speech(text, clip),
+            max_zoom=settings.max_zoom,
         )
     return FramedClip(framing, tuple(costs))

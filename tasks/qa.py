@@ -20,5 +20,5 @@ def qa_clip(rendered: RenderedClip, settings: PipelineSettings) -> ClipQA:
 
     costs: list[CostItem] = []
     with metered("qa", costs):
-        measured = measure_clip(rendered.path, settings)
+        measured = measure_clip(rendered.path, settings, rendered.face_regions)
     return ClipQA(measured, tuple(costs))

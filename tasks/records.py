@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from media.framing.framing_plan import FramingPlan
 from media.ingest import Source
+from media.render.layouts import FaceRegion
 from media.selection.candidates import ClipPlan
 from media.transcript.records import Transcript
 from qa.records import ClipMeasurements
@@ -84,6 +85,8 @@ class RenderedClip:
     audio_renders: int
     captions: dict[str, str] = field(default_factory=dict)  # "srt"/"vtt" → clip-relative file
     costs: tuple[CostItem, ...] = ()
+    # Where the picture holds a face by design (per shot); QA judges centring there only.
+    face_regions: tuple[FaceRegion, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

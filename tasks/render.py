@@ -97,4 +97,5 @@ def render_clip(
         sound.renders,
         {kind: str(path) for kind, path in kept.items()},
         tuple(costs),
+        render_plan.face_regions,
     )

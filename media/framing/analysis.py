@@ -9,6 +9,15 @@ from media import ffmpeg
 from media.errors import MediaError
 from media.framing.centerface import track_faces
 from media.framing.detection import Image, mouth_motion
+from media.framing.shots import (
+    Signature,
+    block_std,
+    detect_cuts,
+    flat_share,
+    sharp_share,
+    signature,
+    step_index,
+)
 from media.framing.tracks import Analysis, FaceObs, Sample
 
 # --- analysis: one ffmpeg pipe per clip ----------------------------------------------------
@@ -67,6 +76,9 @@ def analyse_window(
     sx, sy = src_w / w, src_h / h
     argv = analysis_argv(path, start_s, duration_s, (w, h), fps)
     samples: list[Sample] = []
+    signatures: list[Signature] = []
+    flat: list[float] = []
+    sharp: list[float] = []
     prev: Image | None = None
     frames = (
         np.frombuffer(buf, dtype=np.uint8).reshape(h, w, 3)
@@ -78,10 +90,50 @@ def analyse_window(
             motion = mouth_motion(prev, grey, box) if prev is not None else float("nan")
             faces.append(FaceObs(box.scaled(sx, sy), motion))
         samples.append(Sample(round(i / fps, 4), tuple(faces)))
+        signatures.append(signature(grey))
+        stds = block_std(grey)
+        flat.append(round(flat_share(stds), 3))
+        sharp.append(round(sharp_share(stds, boxes), 4))
         prev = grey
     if not samples:
         raise MediaError(
             f"{path}: no video frame decoded between {start_s:.3f} s and "
             f"{start_s + duration_s:.3f} s"
         )
-    return Analysis(src_w, src_h, float(fps), float(duration_s), tuple(samples))
+    cuts = tuple(
+        refine_cut(path, start_s, samples[i - 1].t, samples[i].t, hard)
+        for i, hard in detect_cuts(signatures, fps)
+    )
+    return Analysis(
+        src_w,
+        src_h,
+        float(fps),
+        float(duration_s),
+        tuple(samples),
+        cuts=cuts,
+        flat=tuple(flat),
+        sharp=tuple(sharp),
+    )
+
+
+def refine_cut(path: str, start_s: float, t0: float, t1: float, hard: bool) -> float:
+    """The clip time of a cut seen between the samples at ``t0`` and ``t1``: for a hard cut,
+    the first frame of the new shot, from one small decode of that stretch at the source's
+    own rate (a frame-accurate cut instead of one 1/analysis-fps late); a dissolve's cut stays
+    at the sample in its middle."""
+    if not hard:
+        return t1
+    argv = (
+        ffmpeg.ffmpeg_base()
+        + ffmpeg.input_args(path, seek_s=start_s + t0, duration_s=t1 - t0 + 1e-3)
+        + ["-map", "0:v:0", "-an", "-sn", "-dn", "-vf", "scale=64:36:flags=area",
+           "-pix_fmt", "gray", "-f", "rawvideo", "pipe:1"]
+    )  # fmt: skip
+    frames = [
+        np.frombuffer(buf, dtype=np.uint8).reshape(36, 64)
+        for buf in ffmpeg.stream(argv, frame_bytes=64 * 36)
+    ]
+    if len(frames) < 2:
+        return t1
+    step = step_index([signature(f) for f in frames])
+    return round(t0 + (t1 - t0) * step / (len(frames) - 1), 4)

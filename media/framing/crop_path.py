@@ -213,8 +213,10 @@ def keys_from_shots(
     crop: tuple[int, int],
     src: tuple[int, int],
     key_fps: float = 150.0,
+    start: float = 0.0,
 ) -> tuple[CropKey, ...]:
-    """Sample each shot's path at ``key_fps`` and keep only the keys where the window moves.
+    """Sample each shot's path at ``key_fps`` and keep only the keys where the window moves;
+    the first key is at ``start`` (the clip's or the source shot's first frame).
 
     A shot without a known face holds the previous shot's position (the centre for the first).
     Key times are floored to the millisecond: ``sendcmd`` applies a key to the first frame at
@@ -240,9 +242,9 @@ def keys_from_shots(
                 keys.append(CropKey(_floor_ms(float(t)), xi, yi))
             last = (xi, yi)
     if not keys:
-        keys.append(CropKey(0.0, *centre))
-    if keys[0].t != 0.0:
-        keys[0] = CropKey(0.0, keys[0].x, keys[0].y)
+        keys.append(CropKey(start, *centre))
+    if keys[0].t != start:
+        keys[0] = CropKey(start, keys[0].x, keys[0].y)
     return tuple(keys)
 
 

@@ -7,7 +7,7 @@ Pure logic on small records: per-sample detections (from
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -44,10 +44,23 @@ class Analysis:
     fps: float
     duration_s: float
     samples: tuple[Sample, ...]
+    cuts: tuple[float, ...] = ()  # clip times where a new shot starts (media.framing.shots)
+    flat: tuple[float, ...] = ()  # per sample: share of flat picture (screen content)
+    sharp: tuple[float, ...] = ()  # per sample: share of hard edges away from faces (text)
 
     @property
     def times(self) -> npt.NDArray[np.float64]:
         return np.array([s.t for s in self.samples], dtype=float)
+
+    def shot(self, i0: int, i1: int) -> Analysis:
+        """The samples ``[i0, i1)`` as an analysis of their own (times stay clip times)."""
+        return replace(
+            self,
+            samples=self.samples[i0:i1],
+            cuts=(),
+            flat=self.flat[i0:i1],
+            sharp=self.sharp[i0:i1],
+        )
 
 
 @dataclass(slots=True)

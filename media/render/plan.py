@@ -26,6 +26,7 @@ from media.render.encode import (
     render_argv,
     video_filter,
 )
+from media.render.layouts import FaceRegion, face_regions, segments_filter, segments_sendcmd
 from media.selection.candidates import ClipPlan
 
 # The caption formats delivered beside each clip (the ASS file only feeds the burn-in).
@@ -61,6 +62,8 @@ class RenderPlan:
     encoded_path: Path
     encode: EncodeSpec
     argv: tuple[str, ...]
+    # Where the picture holds a face by design, per shot (QA judges centring there only).
+    face_regions: tuple[FaceRegion, ...] = ()
 
     @property
     def caption_size(self) -> tuple[int, int] | None:
@@ -84,14 +87,29 @@ def plan_render(
     fps = output_fps(video.fps, options.max_fps)
     burn_in = folder / f"{stem}.ass" if options.burn_captions else None
     captions_path = str(burn_in) if burn_in else None
-    blur_fill = framing.layout == Layout.NO_FACE and options.no_face_fill == "blur"
+    shots = framing.segments
+    no_face = (
+        all(s.layout == Layout.NO_FACE for s in shots)
+        if shots
+        else (framing.layout == Layout.NO_FACE)
+    )
+    blur_fill = no_face and options.no_face_fill == "blur"
     sendcmd: str | None = None
     sendcmd_path: Path | None = None
+    src_w, src_h = video.display_size  # ffmpeg applies rotation while decoding
+    regions: tuple[FaceRegion, ...] = (FaceRegion(0.0, clip.duration_s, None if no_face else 0.0),)
+    if shots and not blur_fill:
+        regions = face_regions(shots, width, height)
     if blur_fill:
-        src_w, src_h = video.display_size  # ffmpeg applies rotation while decoding
         vf = fit_filter(
             src_w=src_w, src_h=src_h, out_w=width, out_h=height, fps=fps,
             captions_path=captions_path,
+        )  # fmt: skip
+    elif not framing.one_window:
+        sendcmd, sendcmd_path = segments_sendcmd(shots), folder / "crop.cmd"
+        vf = segments_filter(
+            shots, src=(src_w, src_h), out=(width, height), fps=fps,
+            sendcmd_path=str(sendcmd_path), captions_path=captions_path,
         )  # fmt: skip
     else:
         sendcmd, sendcmd_path = sendcmd_script(framing), folder / "crop.cmd"
@@ -120,4 +138,5 @@ def plan_render(
         encoded_path=encoded_path,
         encode=options.encode,
         argv=tuple(argv),
+        face_regions=regions,
     )

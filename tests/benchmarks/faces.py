@@ -400,7 +400,7 @@ def qa_ratios(media_dir: Path) -> None:
             cmd, out = Path(tmp, f"{path.stem}.cmd"), Path(tmp, f"{path.stem}.mp4")
             cmd.write_text(sendcmd_script(plan))
             ffmpeg.run(_crop_argv(path, plan, cmd, out))
-            ratio = face_centered_ratio(str(out), probe(out), s)
+            ratio, _ = face_centered_ratio(str(out), probe(out), s)
             print(f"{path.name:48} {w}x{h:<5} {plan.layout:8} face-centred {ratio:.2f}  "
                   f"analysis {cpu:.0%} of a core", flush=True)  # fmt: skip
 

@@ -148,7 +148,7 @@ def run_clip(
         with metered() as encode_m:
             ffmpeg.run(render.argv)
         out = render.encoded_path.replace(work / f"clip-{out_w}x{out_h}.mp4")
-        ratio = face_centered_ratio(str(out), probe_output(str(out)), settings)
+        ratio, _ = face_centered_ratio(str(out), probe_output(str(out)), settings)
         runs.append(
             ClipRun(
                 plan.index,

@@ -156,7 +156,7 @@ def test_the_speaking_face_is_centred_in_every_clip(sample, tmp_path):
         framed = plan_framing(
             analysis, src_w=width, src_h=height, aspect=settings.aspect, speech=speech
         )
-        assert framed.layout == "gallery"
+        assert framed.layout == "two_shot"
         work = tmp_path / f"clip-{plan.index:02d}"
         work.mkdir()
         rendered = render_clip(src, plan, framed, info, work, settings)

@@ -286,7 +286,7 @@ def test_speaker_changes_are_hard_cuts_and_nothing_moves_in_between():
     m = measure_plan(plan, DURATION, OUT_FPS)
     centred = _centred_share(plan, speaker_x)
     _report("two speakers, four changes", plan, m, centred)
-    assert plan.layout == "gallery"
+    assert plan.layout == "two_shot"
     assert m.cuts == 4 and m.moving_share == 0.0 and m.reversals == 0
     assert [k.t for k in plan.keys] == [0.0, 10.0, 25.0, 31.4, 47.5], "cuts at the turns"
     assert centred == 1.0

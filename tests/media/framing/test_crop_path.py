@@ -217,7 +217,7 @@ def test_hard_cut_on_speaker_change_has_no_pan():
         ]
     )
     plan = plan_framing(a, src_w=1920, src_h=1080, aspect="9:16", speech=speech)
-    assert plan.layout == "gallery"
+    assert plan.layout == "two_shot"
     assert plan.speaker_faces == {"A": 0, "B": 1}
     assert plan.keys == (CropKey(0.0, 480 - 304, 0), CropKey(5.0, 1440 - 304, 0))
     assert "5.000 crop x 1136;" in sendcmd_lines(plan.keys)

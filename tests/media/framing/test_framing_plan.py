@@ -12,8 +12,8 @@ from media.errors import MediaError
 from media.framing.analysis import analyse_window, analysis_argv, analysis_size
 from media.framing.crop_path import CropKey
 from media.framing.detection import detect_faces
-from media.framing.framing_plan import FramingPlan, plan_framing, sendcmd_script
-from media.framing.layout import classify_layout
+from media.framing.framing_plan import FramingPlan, Segment, plan_framing, sendcmd_script
+from media.framing.layout import Layout, classify_layout
 from media.framing.tracks import build_tracks
 from tests.generated_media import analysis, face_image
 
@@ -49,7 +49,7 @@ def _layout(faces):
     [
         ([], "no_face", 0),
         ([(960, 400, 300, 0.0)], "single", 1),
-        ([(480, 400, 220, 0.0), (1440, 420, 200, 0.0)], "gallery", 2),  # two tiles
+        ([(480, 400, 220, 0.0), (1440, 420, 200, 0.0)], "two_shot", 2),  # two tiles
         ([(400, 300, 140, 0.0), (960, 300, 150, 0.0), (1520, 300, 140, 0.0),
           (400, 800, 140, 0.0)], "gallery", 4),  # a 3+1 grid
         ([(960, 450, 420, 0.0), (1700, 900, 120, 0.0)], "speaker", 1),  # big face + thumbnail
@@ -62,7 +62,10 @@ def test_layout_heuristic(faces, layout, followed):
 
 def test_no_face_keeps_a_centred_crop():
     plan = plan_framing(analysis(lambda t, i: []), src_w=1920, src_h=1080, aspect="9:16")
-    assert plan == FramingPlan("no_face", 608, 1080, (CropKey(0.0, 656, 0),), (), {})
+    centre = (CropKey(0.0, 656, 0),)
+    shot = Segment(0.0, 10.0, Layout.NO_FACE, 608, 1080, centre)
+    assert plan == FramingPlan("no_face", 608, 1080, centre, (), {}, (shot,))
+    assert plan.one_window and not shot.holds_face
     assert sendcmd_script(plan) == "0.000 crop x 656, crop y 0;\n"
 
 
@@ -284,6 +287,6 @@ def test_real_talking_face_beside_a_still_one_is_the_one_followed(real_media, tm
         "-t", "6", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", str(src)])  # fmt: skip
     a = analyse_window(str(src), 0.0, 6.0, 1920, 1080, fps=5, width=640)
     plan = plan_framing(a, src_w=1920, src_h=1080, aspect="9:16")
-    assert plan.layout == "gallery"
+    assert plan.layout == "two_shot"
     talker_cx = 250 + 150
     assert all(abs(k.x + plan.crop_w / 2 - talker_cx) <= 0.1 * plan.crop_w for k in plan.keys)
