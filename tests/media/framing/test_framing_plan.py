@@ -245,7 +245,7 @@ def test_moving_face_is_followed_by_a_pan_end_to_end(tmp_path, face_png):
 
 
 def test_every_sample_gets_a_whole_frame_pass_and_a_card_has_no_face(tmp_path, monkeypatch):
-    """CenterFace costs ~11 ms a 640×360 frame: no near search between full passes, so a cut
+    """CenterFace costs ~17 ms a 640×360 frame: no near search between full passes, so a cut
     or a face that joins is seen at the next sample."""
     import media.framing.centerface
 
