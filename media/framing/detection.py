@@ -1,8 +1,12 @@
-"""Face detection and mouth motion behind one interface (pure: pixels in, numbers out; no I/O).
+"""Face boxes, QA's face detector and mouth motion (pure: pixels in, numbers out; no I/O).
 
-The detector is dlib's HOG frontal-face detector, compiled into the dlib-bin wheel: no model
-file, nothing downloaded at run time. Chosen by measurement (tests/benchmarks/faces.py, numbers
-in its docstring): on the 12 shared photos at 640 px wide it finds 57 of 59 faces with no false
+The detector here is dlib's HOG frontal-face detector, compiled into the dlib-bin wheel: no
+model file, nothing downloaded at run time. QA grades framing with it (qa.measure); framing
+itself decides with CenterFace (media.framing.centerface), which also finds side-on faces, so
+that QA never grades a decision with the detector that made it.
+
+HOG was chosen over Haar by measurement (tests/benchmarks/faces.py, numbers in its
+docstring): on the 12 shared photos at 640 px wide it finds 57 of 59 faces with no false
 box, and no false box in 208 frames of real video nor on textures. OpenCV's Haar cascade, used
 before, found 56 and put a persistent false box beside the astronaut's face in 20 of 65
 composed frames, which failed the face-centred QA of clips made from that photo; Haar boxes
@@ -37,15 +41,21 @@ MOUTH_FRACTION = 0.4
 MOUTH_SEARCH_PX = 2
 
 
+# Five facial points (x, y): the eyes, the nose tip and the mouth corners, image-left first.
+Landmarks = tuple[tuple[float, float], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Box:
-    """A face box in pixels of the image it was found in."""
+    """A face box in pixels of the image it was found in; ``landmarks`` where the detector
+    gives them (CenterFace does, HOG does not)."""
 
     x: float
     y: float
     w: float
     h: float
     score: float = 1.0
+    landmarks: Landmarks | None = None
 
     @property
     def cx(self) -> float:
@@ -66,8 +76,14 @@ class Box:
         union = self.area + other.area - inter
         return inter / union if union > 0 else 0.0
 
-    def scaled(self, factor: float) -> Box:
-        return Box(self.x * factor, self.y * factor, self.w * factor, self.h * factor, self.score)
+    def scaled(self, fx: float, fy: float | None = None) -> Box:
+        """The box (and its landmarks) in an image scaled by ``fx`` across, ``fy`` (or ``fx``)
+        down."""
+        fy = fx if fy is None else fy
+        points = (
+            None if self.landmarks is None else tuple((x * fx, y * fy) for x, y in self.landmarks)
+        )
+        return Box(self.x * fx, self.y * fy, self.w * fx, self.h * fy, self.score, points)
 
 
 _IMPORT_LOCK = threading.Lock()
@@ -93,11 +109,8 @@ PHASES = ((0, 0), (5, 5), (2, 7), (7, 2))
 # Lower margin for those re-scans: the face is known to be there, only its place is measured.
 LOCATE_THRESHOLD = -0.3
 # The SVM margin a window needs to count as a face (dlib's own default). Scores are that margin:
-# true faces 0–3, so a track's median score needs no floor beyond it (see MIN_TRACK_SCORE).
+# true faces 0–3.
 THRESHOLD = 0.0
-# Median score below which a face track is a false positive (media.framing.tracks.TrackParams):
-# every box already passed THRESHOLD, and HOG produced no false track on the shared media.
-MIN_TRACK_SCORE = THRESHOLD
 
 
 class _Rect(Protocol):
@@ -117,7 +130,7 @@ class _HogDetector(Protocol):
     ) -> tuple[Sequence[_Rect], Sequence[float], Sequence[int]]: ...
 
 
-def _import(name: str) -> ModuleType:
+def import_native(name: str) -> ModuleType:
     """Import a native module once, under a lock: two threads importing cv2 at once can see a
     half-built module (``cv2`` without ``data``), which happens when clips are framed in
     parallel."""
@@ -126,14 +139,14 @@ def _import(name: str) -> ModuleType:
 
 
 def _cv2() -> ModuleType:
-    return _import("cv2")
+    return import_native("cv2")
 
 
 def _detector() -> _HogDetector:
     """One detector per thread: a dlib object detector is not documented as safe to share."""
     detector: _HogDetector | None = getattr(_LOCAL, "hog", None)
     if detector is None:
-        detector = _LOCAL.hog = _import("dlib").get_frontal_face_detector()
+        detector = _LOCAL.hog = import_native("dlib").get_frontal_face_detector()
     return detector
 
 

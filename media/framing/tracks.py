@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from media.framing.detection import MIN_TRACK_SCORE, Box
+from media.framing.centerface import MIN_TRACK_SCORE
+from media.framing.detection import Box
 
 # One accepted detection of a track: (sample index, box, mouth motion).
 Hit = tuple[int, Box, float]
@@ -98,7 +99,8 @@ class TrackParams:
     min_duration_s: float = 0.5
     min_width_frac: float = 0.02  # faces narrower than this share of the frame are dropped
     # Median detector score below which a track is a false positive. The detector owns the
-    # scale (dlib HOG's SVM margin now; Haar level weights, 2–12 for true faces, used 1.5).
+    # scale (CenterFace's heatmap peak now; dlib HOG's SVM margin and Haar's level weights,
+    # 2–12 for true faces, before).
     min_score: float = MIN_TRACK_SCORE
     outlier_dist: float = 0.35  # centre jump vs the running median, in face widths
     median_window: int = 5  # samples in the outlier median filter
@@ -175,7 +177,8 @@ def _merge(tracks: list[list[Hit]], p: TrackParams) -> list[list[Hit]]:
 
 def _median_box(boxes: Sequence[Box]) -> Box:
     arr = np.array([[b.x, b.y, b.w, b.h] for b in boxes])
-    return Box(*map(float, np.median(arr, axis=0)))
+    x, y, w, h = (float(v) for v in np.median(arr, axis=0))
+    return Box(x, y, w, h)
 
 
 def running_median(values: npt.NDArray[np.float64], window: int) -> npt.NDArray[np.float64]:

@@ -12,9 +12,13 @@ Sets, each at the size the pipeline analyses:
   a 640×1138 frame (QA's sample of a 1080×1920 clip, where Haar put a persistent false box
   beside the face), in a 360×640 and in a 640×360 frame.
 - ``texture``: 24 face-free frames (noise, blurred noise, stripes, checkerboards).
+- ``profiles``, ``tilted``, ``gallery`` (:mod:`tests.benchmarks.face_sets`): Emma's 3/4 and
+  side views as they are, mirrored and face to face in 640×360 two-shots (14 faces); photos
+  with large faces turned ±20° and ±35° (42); 4×4 and 6×6 galleries of 640×360 (52 faces of
+  56 and 37 px).
 - ``videos``: one frame a second of the 23 shared videos (one face each, none on the timecode
   card), long side 640 px; a frame with a box is a hit, each further box an FP.
-- speed: 640×360 grey frames of liveportrait__s18.mp4 (1280×720): frames per CPU second on one
+- speed: 640×360 BGR frames of liveportrait__s18.mp4 (1280×720): frames per CPU second on one
   thread (the detector's own threads count) and per wall-clock second over two threads.
 
 Measured November 2026 on the 2-core machine, busy with other jobs (CPU-time figures hold up;
@@ -30,9 +34,38 @@ of the shorter side, plus a padded pass for large faces and sub-cell placement):
     clipflow@.11 54/59 0.92 0FP  65/65 1.00 0FP   0FP    208/208 0FP   16.0     16–22
     clipflow     57/59 0.97 0FP  65/65 1.00 0FP   0FP    208/208 0FP   10.1     17–18
 
-Video analysis as media.framing runs it (a full pass a second, near search between): 36.8
-frames per CPU second (Haar's 46.5). ``--qa``: 19 of the 22 videos with a face read ≥ 0.90
+Video analysis as media.framing ran it with HOG (a full pass a second, near search between):
+36.8 frames per CPU second (Haar's 46.5). ``--qa``: 19 of the 22 videos with a face read ≥ 0.90
 face-centred (Haar: 15); the other three are close-ups whose crop lags a fast-moving head.
+
+CenterFace (media.framing.centerface, framing's detector since; QA keeps HOG), measured
+December 2026 on the same kind of machine with a load average of 5–7 from other jobs, so every
+speed reads lower than above (the HOG row, run alongside, is the yardstick): ``cfN`` feeds the
+network a colour image whose long side is N px, ``grey`` the same frame grey in three channels.
+
+    detector  photos    astronaut texture profiles  tilted    gallery   videos      fps/CPU 2 thr
+    cf320     59/59 0FP 65/65 0FP 0FP     14/14 0FP 41/42 0FP 50/52 0FP 208/208 0FP    92.3   54
+    cf384     59/59 0FP 65/65 0FP 0FP     14/14 0FP 41/42 0FP 52/52 0FP 208/208 0FP    58.5   41
+    cf416     59/59 1FP 65/65 0FP 0FP     14/14 2FP 42/42 1FP 52/52 0FP 208/208 0FP    46.2   18
+    cf640     59/59 0FP 65/65 0FP 0FP     14/14 4FP 42/42 1FP 52/52 0FP 208/208 0FP    21.3   13
+    cf320grey 59/59 0FP 64/65 0FP 0FP     14/14 0FP 40/42 0FP 48/52 0FP 208/208 0FP    84.3   42
+    clipflow  57/59 0FP 65/65 0FP 0FP      9/14 0FP 34/42 3FP 47/52 0FP 208/208 0FP     6.2  2.6
+
+HOG misses the third Emma panel (3/4 view looking back) wherever it appears, and heads turned
+35°. CenterFace at 320 px misses one face turned 35° and two 37 px faces of the 6×6 gallery
+(0.10 of the frame's height), and scores a presenter's 26 px face beside a slide 0.36
+(tests/media/framing/test_layouts_render.py); 384 px finds those (0.56) with no false box
+anywhere; 416 and 640 also put boxes on Emma's blurred background and cost more; grey input
+loses faces. Framing therefore feeds colour at 384 px, one whole-frame pass a sample (17 ms of
+CPU a frame, 320 px 11 ms, HOG's pattern 49 ms at 20.4 fps/CPU in the same run; the cf384 row's
+speed is from a second run, beside cf320 at 85.6 and cf416 at 46.0).
+
+media.framing.analysis.analyse_window over the first 12 s of five shared videos at 5 fps (225
+samples, the timecode card among them), CPU a sample (detection, mouth motion, the model's
+first load): HOG 41.5 ms, CenterFace at 320 px 17.2 ms, at 384 px 23.4 ms; ffmpeg's decode
+~15 ms in every case (bgr24 instead of gray costs nothing measurable). Two threads sharing one
+onnxruntime session ran 60 frames/s, one session per thread 47, a shared session behind a lock
+57: one session is shared, without a lock.
 """
 
 from __future__ import annotations
@@ -48,8 +81,10 @@ from pathlib import Path
 import numpy as np
 
 from media import ffmpeg
+from media.framing import centerface
 from media.framing.detection import Box, detect_faces, detect_faces_near, to_grey
 from media.sample.generator import FACE_PHOTO
+from tests.benchmarks import face_sets
 
 Detector = Callable[[np.ndarray], list[Box]]
 ASSET = FACE_PHOTO
@@ -179,6 +214,14 @@ DETECTORS: dict[str, Detector] = {
     "haar>hog": haar_verified(),
     "clipflow@.11": lambda image: detect_faces(image, min_size_frac=0.11),
     "clipflow": detect_faces,
+    # CenterFace (media.framing.centerface, framing's detector; its default input is 384 px on
+    # the long side) at other sizes, and fed grey frames (three equal channels) instead of colour.
+    "cf320": lambda image: centerface.detect_faces(image, long_side=320),
+    "cf384": lambda image: centerface.detect_faces(image, long_side=384),
+    "cf416": lambda image: centerface.detect_faces(image, long_side=416),
+    "cf640": lambda image: centerface.detect_faces(image, long_side=640),
+    "cf320grey": lambda image: centerface.detect_faces(to_grey(image), long_side=320),
+    "cf416grey": lambda image: centerface.detect_faces(to_grey(image), long_side=416),
 }
 
 
@@ -236,7 +279,7 @@ def textures() -> Iterator[tuple[str, np.ndarray, list[Box]]]:
 
 
 def analysis_frames(path: Path, fps: float, long_side: int = 640) -> Iterator[np.ndarray]:
-    """Grey frames at ``fps``, scaled so the long side is ``long_side`` (as framing does)."""
+    """BGR frames at ``fps``, scaled so the long side is ``long_side`` (as framing does)."""
     from media.probe import probe
 
     w, h = probe(path).video[0].display_size
@@ -244,10 +287,10 @@ def analysis_frames(path: Path, fps: float, long_side: int = 640) -> Iterator[np
     w, h = max(2, round(w * s / 2) * 2), max(2, round(h * s / 2) * 2)
     argv = ffmpeg.ffmpeg_base() + ffmpeg.input_args(str(path), source=False) + [
         "-map", "0:v:0", "-an", "-vf", f"fps={fps:g},scale={w}:{h}:flags=area",
-        "-pix_fmt", "gray", "-f", "rawvideo", "pipe:1",
+        "-pix_fmt", "bgr24", "-f", "rawvideo", "pipe:1",
     ]  # fmt: skip
-    for buf in ffmpeg.stream(argv, frame_bytes=w * h):
-        yield np.frombuffer(buf, np.uint8).reshape(h, w)
+    for buf in ffmpeg.stream(argv, frame_bytes=w * h * 3):
+        yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
 
 
 def video_frames(media_dir: Path) -> Iterator[tuple[str, np.ndarray, int]]:
@@ -386,15 +429,18 @@ def main(argv: list[str] | None = None) -> None:
         "photos": list(photos(args.media)),
         "astronaut": list(astronaut_frames()),
         "texture": list(textures()),
+        "profiles": list(face_sets.profiles(args.media, PHOTO_FACES[face_sets.EMMA])),
+        "tilted": list(face_sets.tilted(args.media, PHOTO_FACES)),
+        "gallery": [face_sets.gallery(args.media, PHOTO_FACES, n) for n in (4, 6)],
     }
     videos = list(video_frames(args.media))
     frames = list(analysis_frames(args.media / SPEED_VIDEO, 5.0))[:40]
-    head = f"{'detector':10} {'photos':>14} {'astronaut':>12} {'texture':>8} {'videos':>15}"
-    print(head + f" {'fps/CPU':>8} {'fps 2 thr':>10}")
+    head = f"{'detector':12}" + "".join(f" {n:>{14 if n == 'photos' else 12}}" for n in sets)
+    print(head + f" {'videos':>15} {'fps/CPU':>8} {'fps 2 thr':>10}")
     notes = []
     for name in args.only:
         detect = DETECTORS[name]
-        row = f"{name:10}"
+        row = f"{name:12}"
         for set_name, items in sets.items():
             hits, total, fp, why = score_boxes(detect, items)
             notes += [f"{name} {set_name} {n}" for n in why]
@@ -406,7 +452,7 @@ def main(argv: list[str] | None = None) -> None:
         print(row + f" {one:8.1f} {two:10.1f}", flush=True)
     if not args.no_speed:
         fps = analysis_speed(frames, args.rounds)
-        print(f"clipflow video analysis (full pass 1/s, near search between): {fps:.1f} fps/CPU")
+        print(f"HOG video analysis (full pass 1/s, near search between): {fps:.1f} fps/CPU")
     if args.notes:
         print("\n".join(notes))
 
