@@ -3,6 +3,7 @@ real recognition of generated speech (English, German, silence, a 2-hour recordi
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import wave
@@ -156,7 +157,10 @@ def test_german_is_detected_and_transcribed_in_german(tmp_path: Path) -> None:
     got = transcribe_whisper(_espeak_wav(tmp_path, text, voice="de"))
     words = " ".join(w.text for w in got.words).lower()
     assert (got.language, got.model) == ("de", "whisper-base")
-    assert "morgen" in words and "sonne" in words  # captions stay in the spoken language
+    # Captions stay in the spoken language: German words, not an English translation. (Base
+    # mishears espeak's "Sonne" and "regnet" on this machine's espeak-ng 1.51; the test is
+    # about the language, not about base's accuracy on synthetic speech.)
+    assert {"guten", "morgen", "heute", "norden"} <= set(re.findall(r"\w+", words))
 
 
 def test_silence_is_refused(tmp_path: Path) -> None:
