@@ -38,7 +38,7 @@ from tests.real_faces_engine import (
 # Bump when a change here or in tests/real_faces_engine.py alters an output: cache keys are
 # this, the cast and the content of the files read, not the code (an edit to a docstring
 # should not rebuild every composition).
-VERSION = 1
+VERSION = 2
 CHUNK = 100  # frames per encoder call
 
 
@@ -131,7 +131,7 @@ class Renderer:
         self.slides = {k: slide(k, comp.size) for _, _, k in self.tl.slides}
 
     def frame(self, n: int) -> np.ndarray:
-        t = n / FPS
+        t = n / FPS + 1e-6  # a cut at t shows from frame round(t * FPS) on
         shot = next((s for s in self.tl.shots if s.t0 <= t < s.t1), self.tl.shots[-1])
         slide_k = next((k for t0, t1, k in self.tl.slides if t0 <= t < t1), None)
         canvas = (self.slides[slide_k] if slide_k is not None else self.backdrop).copy()
