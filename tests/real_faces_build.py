@@ -38,7 +38,7 @@ from tests.real_faces_engine import (
 # Bump when a change here or in tests/real_faces_engine.py alters an output: cache keys are
 # this, the cast and the content of the files read, not the code (an edit to a docstring
 # should not rebuild every composition).
-VERSION = 2
+VERSION = 3
 CHUNK = 100  # frames per encoder call
 
 

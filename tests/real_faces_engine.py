@@ -10,6 +10,7 @@ maps it through the placement's scale and offset.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,21 +214,34 @@ def speaking(turns: Sequence[Turn], t: float) -> str | None:
     return next((u.person for u in turns if u.t0 <= t < u.t1), None)
 
 
+def first_frame(t: float) -> int:
+    """The first output frame at or after ``t`` (frame k shows from k / FPS)."""
+    return math.ceil(t * FPS - 1e-6)
+
+
 def frame_indices(actor: Actor, turns: Sequence[Turn], n_frames: int) -> npt.NDArray[np.int64]:
     """Which of the person's frames shows at each output frame: in sync with the voice while
-    they speak; otherwise their own footage slowed (a listener's, at normal speed), played
-    forwards and backwards so it never jumps."""
+    they speak; otherwise their own footage slowed (a listener's, at normal speed), going on
+    from the last frame shown and turning back at either end, so it never jumps (a jump would
+    read as a cut, the more so in a speaker view where the person fills the frame)."""
     n = len(actor.frames)
-    speed = 1.0 if actor.cast.listener else LISTEN_SPEED
-    pos = (np.arange(n_frames) * speed).astype(np.int64)
-    period = max(1, 2 * (n - 1))
-    idx = np.where(pos % period < n, pos % period, period - pos % period)
+    said = np.full(n_frames, -1, np.int64)
     for u in turns:
-        if u.person != actor.cast.name:
-            continue
-        k0, k1 = int(round(u.t0 * FPS)), min(n_frames, int(round(u.t1 * FPS)))
-        idx[k0:k1] = (int(round(u.src_s * FPS)) + np.arange(k1 - k0)) % n
-    return np.clip(idx, 0, n - 1)
+        if u.person == actor.cast.name:
+            k0, k1 = first_frame(u.t0), min(n_frames, first_frame(u.t1))
+            said[k0:k1] = (int(round(u.src_s * FPS)) + np.arange(k1 - k0)) % n
+    idx = np.zeros(n_frames, np.int64)
+    pos, step = 0.0, 1.0 if actor.cast.listener else LISTEN_SPEED
+    for k in range(n_frames):
+        if said[k] >= 0:
+            pos, step = float(said[k]), abs(step)
+        elif n > 1:
+            pos += step
+            if not 0 <= pos <= n - 1:  # bounce off the first or last frame
+                step = -step
+                pos = min(max(pos, 0.0), n - 1.0)
+        idx[k] = int(pos)
+    return idx
 
 
 def mix(actors: dict[str, Actor], turns: Sequence[Turn], duration_s: float) -> npt.NDArray:

@@ -21,7 +21,7 @@ from media import ffmpeg
 from media.framing.detection import detect_faces
 from media.probe import probe
 from tests.real_faces import COMPOSITIONS, Renderer, build, truth
-from tests.real_faces_engine import AUDIO_HZ, FPS
+from tests.real_faces_engine import AUDIO_HZ, FPS, first_frame
 
 pytestmark = pytest.mark.real_media
 
@@ -149,9 +149,8 @@ def test_built_composition_matches_its_truth(name: str, real_media: Path, built:
     for (_, end, _), (start, _, _) in zip(data["turns"], data["turns"][1:], strict=False):
         assert rms(end + 0.05, start - 0.05) < 0.002, f"{name}: not silent {end}-{start} s"
     change = _picture_change(video)
-    frame_of = lambda t: int(round(t * FPS))  # noqa: E731
-    cut_frames = {frame_of(t) - 1 for t in data["cuts"]}
-    slide_frames = {frame_of(t0) - 1 for t0, _, _ in data["slides"][1:]}
+    cut_frames = {first_frame(t) - 1 for t in data["cuts"]}
+    slide_frames = {first_frame(t0) - 1 for t0, _, _ in data["slides"][1:]}
     steady = np.median(change)
     for f in cut_frames:
         assert change[f] > 4 * steady + 3, f"{name}: no cut at {(f + 1) / FPS} s"
