@@ -30,7 +30,25 @@ second. "-": not available: there is no truth for plain talking heads and the sa
 face-centred ratio is the measure there), and report.json has no per-clip framing CPU. A
 recording passes when every clip is ≥ 0.90 face-centred (QA) and, where measured, empty ≤ 2 %.
 
-Measured: see the table at the end of this docstring (filled in by hand from a run).
+Measured December 2026 on the 2-core machine (busy with other jobs: wall seconds are noisy),
+``--jobs 1``, compositions as built at VERSION 2 (the same truth as 3; a listener's footage
+then jumped back at the end of each turn), framing as on main before per-shot layouts:
+
+    recording            exit wall  CPU/s  layout  centred on-spk ctr-spk empty rev/s  QA
+    multicam                1  133  0.398  single     0.87   0.88    0.88  0.13  0.18  fail (1)
+    zoom_speaker_view       0  298  0.391  speaker    0.99   1.00    0.98  0.00  0.11  pass
+    profile_two_shot        0  120  0.363  gallery    1.00   0.99    0.99  0.00  0.00  pass
+    group_vertical          1  145  0.541  gallery    0.00   1.00    0.00  0.00  0.00  fail (2)
+    screen_share_presenter  2   23  -      rejected: no stretch of 15-60 s of whole sentences
+    screen_share_voice      1   67  0.166  no_face    0.00      -       -  1.00  0.00  fail (2)
+    gallery_2               0   87  0.313  gallery    1.00   0.99    0.99  0.00  0.00  pass
+    gallery_4               1  111  0.495  speaker    0.81   0.25    0.25  0.02  0.03  fail (2)
+    sample-2min (3 clips)   0  144  0.426  gallery    1.00      -       -     -  0.00  pass (x3)
+
+wall: seconds; CPU/s: framing CPU per output second. QA failed checks: (1) true_peak and
+face_centered, (2) face_centered. One clip each for the compositions. Without the score
+override, liveportrait__d10 (with ``--short-min-clip-s 3``) and liveportrait__d6 were rejected
+at selection. 4 of 9 pass; the real talking heads were still running when this was written.
 """
 
 from __future__ import annotations
