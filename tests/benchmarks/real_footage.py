@@ -44,11 +44,16 @@ then jumped back at the end of each turn), framing as on main before per-shot la
     gallery_2               0   87  0.313  gallery    1.00   0.99    0.99  0.00  0.00  pass
     gallery_4               1  111  0.495  speaker    0.81   0.25    0.25  0.02  0.03  fail (2)
     sample-2min (3 clips)   0  144  0.426  gallery    1.00      -       -     -  0.00  pass (x3)
+    d10 (short)             0   39  0.306  single     1.00      -       -     -  0.00  pass
+    May_5s (short)          0   43  0.356  single     1.00      -       -     -  0.19  pass
+    KatieHill (short)       0   39  0.272  single     1.00      -       -     -  0.00  pass
+    d0_greenscreen (short)  2   11  -      rejected: no audio stream
 
 wall: seconds; CPU/s: framing CPU per output second. QA failed checks: (1) true_peak and
 face_centered, (2) face_centered. One clip each for the compositions. Without the score
 override, liveportrait__d10 (with ``--short-min-clip-s 3``) and liveportrait__d6 were rejected
-at selection. 4 of 9 pass; the real talking heads were still running when this was written.
+at selection; with it the short ones give one 5 s clip each. 7 of 13 pass. The other
+talking heads were not run for this table.
 """
 
 from __future__ import annotations
