@@ -186,7 +186,7 @@ COMPOSITIONS = {
         ),
         Composition(
             "screen_share_presenter",
-            (Cast("P", f"{TH}/liveportrait__d12.mp4"),),
+            (Cast("P", f"{TH}/videoretalking__face2.mp4"),),
             _screen_presenter,
             screen={"slide": (0, 0, 1280, 720), "presenter": PRESENTER},
             about="generated slides full frame, the presenter in a bottom-right tile",
