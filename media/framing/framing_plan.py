@@ -283,7 +283,8 @@ def _plan_shot(
     window, note = f.crop, ""
     if layout == Layout.GROUP and fills:
         face_w = float(np.median([t.median_w for t in cands]))
-        window, _, note = zoom_crop(f.crop, face_w, f.max_zoom)
+        face_cx = [float(np.nanmedian(t.cx)) for t in cands]
+        window, _, note = zoom_crop(f.crop, face_w, f.max_zoom, src_w=f.src[0], face_cx=face_cx)
     keys, face_track = _follow(shot, tracks, cands, turns, start, end, window, f)
     seg = Segment(start, end, layout, window[0], window[1], keys, note=note)
     return seg, face_track, mapping, _on_speaker(turns, times, f, mapping)

@@ -2,7 +2,8 @@
 
 - **Zoom** (``group`` when the crop already spans the source's width): a smaller window of
   the output's aspect around the speaker, at most ``max_zoom`` times smaller than the plain
-  crop, sized so the speaker's face fills about a third of its width.
+  crop, sized so the speaker's face fills about a third of its width and every face it may
+  follow can sit on its centre line.
 - **Stacked screen share**: the shared screen scaled to the output's width at the top, the
   presenter's face below, cropped from its thumbnail to the shape of the space left. The
   screen is the frame without the presenter's column when the thumbnail sits at a side edge.
@@ -17,6 +18,9 @@ from media.framing.crop_path import even_side, parse_aspect
 
 # The speaker's face fills this share of a zoomed window's width.
 ZOOM_FACE_SHARE = 1 / 3
+# A zoomed window's half-width reaches at most this far past a face's distance to the frame's
+# edge, so the face stays within 4.5 % of the window's width from its centre (QA allows 10 %).
+EDGE_REACH = 1.1
 # Zooming in by less than this is not worth a different framing from the plain crop.
 MIN_ZOOM = 1.2
 # A stacked layout needs at least this share of the output's height for the presenter.
@@ -40,11 +44,26 @@ class Rect:
 
 
 def zoom_crop(
-    base: tuple[int, int], face_w: float, max_zoom: float
+    base: tuple[int, int],
+    face_w: float,
+    max_zoom: float,
+    *,
+    src_w: int | None = None,
+    face_cx: Sequence[float] = (),
 ) -> tuple[tuple[int, int], float, str]:
-    """The zoomed window ``(w, h)``, the zoom applied and why (empty when zoomed as wanted)."""
+    """The zoomed window ``(w, h)``, the zoom applied and why (empty when zoomed as wanted).
+
+    The zoom is the larger of two needs: the speaker's face filling :data:`ZOOM_FACE_SHARE`
+    of the window, and a window narrow enough to centre each face in ``face_cx`` (source
+    x of the faces it may follow) without running into the frame's edge: its half-width at
+    most :data:`EDGE_REACH` × the face's distance to the nearer edge.
+    """
     bw, bh = base
     wanted = bw * ZOOM_FACE_SHARE / face_w if face_w > 0 else 1.0
+    if src_w and face_cx:
+        edge = min(min(cx, src_w - cx) for cx in face_cx)
+        if edge > 0:
+            wanted = max(wanted, bw / (2 * EDGE_REACH * edge))
     if wanted < MIN_ZOOM:
         return base, 1.0, "faces already large: the full frame is kept"
     zoom = min(wanted, max_zoom)
