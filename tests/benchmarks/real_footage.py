@@ -23,9 +23,10 @@ Per clip, from report.json: the layout(s) (``framing.segments`` when present, el
 (media.framing.camera_metrics at 30 fps), and from the composition's truth, sampling the clip at
 5 Hz and mapping clip time t to source time start_s + t: **on-spk** (while someone speaks, the
 share of samples whose crop window holds the speaker's face centre), **ctr-spk** (… within 10 %
-of the window width of its centre line) and **empty** (share of all samples with no face of the
-truth inside the window; faces narrower than 5 % of the frame height, such as thumbnails, are
-not counted). Per recording: framing CPU seconds (the cost ledger's ``frame`` items) per output
+of the window width of its centre line) and **empty** (of the samples where the source shows
+someone, the share with no face of the truth inside the window, a shot shown whole counting as
+the whole frame; faces narrower than 5 % of the frame height, such as thumbnails, are not
+counted; "-" for a recording that never shows a face). Per recording: framing CPU seconds (the cost ledger's ``frame`` items) per output
 second. "-": not available: there is no truth for plain talking heads and the sample (their QA
 face-centred ratio is the measure there), and report.json has no per-clip framing CPU. A
 recording passes when every clip is ≥ 0.90 face-centred (QA) and, where measured, empty ≤ 2 %.
@@ -124,6 +125,9 @@ def windows(framing: dict, src: tuple[int, int], times: np.ndarray) -> np.ndarra
         segs = [{"start_s": 0.0, "end_s": float("inf"), "crop_w": w, "crop_h": h, "keys": keys}]
     for seg in segs:
         inside = (times >= seg["start_s"]) & (times < seg["end_s"])
+        if seg.get("fit") or not seg["keys"]:  # the whole frame is shown
+            out[inside] = (0, 0, src[0], src[1])
+            continue
         keys = np.array(seg["keys"], dtype=float).reshape(-1, 3)
         idx = np.clip(np.searchsorted(keys[:, 0], times[inside] + 1e-6, side="right") - 1, 0, None)
         out[inside, 0:2] = keys[idx, 1:3]
@@ -148,16 +152,19 @@ def speaker_at(truth: dict, t: float) -> str | None:
     return next((p for t0, t1, p in truth["turns"] if t0 <= t < t1), None)
 
 
-def truth_shares(clip: dict, truth: dict) -> tuple[float | None, float | None, float]:
-    """(on-speaker share, centred-on-speaker share, empty share) of one clip."""
+def truth_shares(clip: dict, truth: dict) -> tuple[float | None, float | None, float | None]:
+    """(on-speaker share, centred-on-speaker share, empty share) of one clip; empty is over
+    the samples where the source shows someone (a window on a slide with no one in the
+    recording is not an empty frame; None when the source never shows a face)."""
     times = np.arange(0.0, clip["duration_s"], 1 / SAMPLE_HZ)
     win = windows(clip["framing"], tuple(truth["size"]), times)  # type: ignore[arg-type]
-    on = centred = spoken = empty = 0
+    on = centred = spoken = empty = shown = 0
     for t, (x, y, w, h) in zip(times, win, strict=True):
         src_t = clip["start_s"] + t
         faces = faces_at(truth, src_t)
         inside = {p for p, (cx, cy, _) in faces.items() if x <= cx < x + w and y <= cy < y + h}
-        empty += not inside
+        shown += bool(faces)
+        empty += bool(faces) and not inside
         who = speaker_at(truth, src_t)
         if who is None or who not in faces:
             continue
@@ -165,11 +172,10 @@ def truth_shares(clip: dict, truth: dict) -> tuple[float | None, float | None, f
         if who in inside:
             on += 1
             centred += int(abs(faces[who][0] - (x + w / 2)) <= CENTRE_TOL * w)
-    n = len(times)
     return (
         round(on / spoken, 3) if spoken else None,
         round(centred / spoken, 3) if spoken else None,
-        round(empty / n, 3),
+        round(empty / shown, 3) if shown else None,
     )
 
 
