@@ -26,8 +26,8 @@ share of samples whose crop window holds the speaker's face centre), **ctr-spk**
 of the window width of its centre line) and **empty** (of the samples where the source shows
 someone, the share with no face of the truth inside the window, a shot shown whole counting as
 the whole frame; faces narrower than 5 % of the frame height, such as thumbnails, are not
-counted; "-" for a recording that never shows a face). Per recording: framing CPU seconds (the cost ledger's ``frame`` items) per output
-second. "-": not available: there is no truth for plain talking heads and the sample (their QA
+counted; "-" for a recording that never shows a face). Per recording: framing CPU seconds
+(the cost ledger's ``frame`` items) per output second. "-": not available: there is no truth for plain talking heads and the sample (their QA
 face-centred ratio is the measure there), and report.json has no per-clip framing CPU. A
 recording passes when every clip is ≥ 0.90 face-centred (QA) and, where measured, empty ≤ 2 %.
 
