@@ -29,7 +29,8 @@ the whole frame; faces narrower than 5 % of the frame height, such as thumbnails
 counted; "-" for a recording that never shows a face). Per recording: framing CPU seconds
 (the cost ledger's ``frame`` items) per output second. "-": not available: there is no truth
 for plain talking heads and the sample (their QA face-centred ratio is the measure there), and
-report.json has no per-clip framing CPU. A recording passes when every clip is ≥ 0.90 face-centred (QA) and, where measured, empty ≤ 2 %.
+report.json has no per-clip framing CPU. A recording passes when every clip is ≥ 0.90
+face-centred (QA) and, where measured, empty ≤ 2 %.
 
 Measured December 2026 on the 2-core machine (busy with other jobs: wall seconds are noisy),
 ``--jobs 1``, compositions as built at VERSION 2 (the same truth as 3; a listener's footage
