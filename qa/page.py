@@ -202,6 +202,25 @@ def _metrics(q: Mapping[str, Any]) -> str:
     return "".join(items)
 
 
+def _camera_line(fr: Mapping[str, Any]) -> str:
+    """The shots and the camera figures of a clip (media.framing.summary), in one line."""
+    cam = fr.get("camera")
+    if not cam:
+        return ""
+    shots = " → ".join(
+        _e(s["layout"]) + (f" ({_e(s['note'])})" if s.get("note") else "")
+        for s in fr.get("segments", [])
+    )
+    share = cam.get("speaker_share")
+    on_speaker = "—" if share is None else f"{100 * share:.0f} %"
+    return (
+        f'<p class="sub">Shots: {shots or "—"} · {_e(cam.get("source_cuts", 0))} source cuts · '
+        f"on the speaker {on_speaker} · empty {100 * float(cam.get('empty_share', 0)):.0f} % · "
+        f"{_num(cam.get('reversals_per_s'), '{:.2f}')} reversals/s · "
+        f"p99 pan {_num(cam.get('p99_pan_px'), '{:.1f}')} px/frame</p>"
+    )
+
+
 def _clip(clip: Mapping[str, Any], report: Mapping[str, Any], thumb: Thumb | None) -> str:
     q, fr = clip.get("qa", {}), clip.get("framing", {})
     codec = q.get("codec", {})
@@ -250,6 +269,7 @@ def _clip(clip: Mapping[str, Any], report: Mapping[str, Any], thumb: Thumb | Non
 source · {_num(clip.get("duration_s"), "{:.1f}")} s · {_speakers(clip)}
 · {_e(fr.get("layout", "—"))} layout · {codec_line} · {_e(clip.get("encoder", ""))}</p>
 {verdict}<ul class="metrics">{_metrics(q)}</ul>
+{_camera_line(fr)}
 {strip}
 <div class="words">
 <div><b>Score {_num(clip.get("score"), "{:.3f}")}</b>{plots.bar_list(subs)}</div>

@@ -9,7 +9,9 @@ from typing import Any
 
 from blocks.settings import PipelineSettings
 from media.framing.crop_path import CropKey
-from media.framing.framing_plan import FramingPlan
+from media.framing.framing_plan import FramingPlan, Segment
+from media.framing.layout import Layout
+from media.framing.panels import Rect
 from media.selection.candidates import ClipPlan
 from qa.gate import clip_row, evaluate
 from qa.records import ClipMeasurements, JobQA
@@ -46,7 +48,12 @@ def plan(index: int, text: str, duration: float) -> ClipPlan:
 def framing(duration: float) -> FramingPlan:
     face = tuple((i / 10, 900.0 + 20 * math.sin(i / 20), 380.0) for i in range(int(duration * 10)))
     keys = (CropKey(0.0, 656, 0), CropKey(duration / 2, 700, 0))
-    return FramingPlan("single", 608, 1080, keys, face, {})
+    shots = (  # a close-up, then a cut to a screen share stacked over its presenter
+        Segment(0.0, duration / 2, Layout.SINGLE, 608, 1080, keys[:1]),
+        Segment(duration / 2, duration, Layout.SCREEN_SHARE, 120, 146,
+                (CropKey(duration / 2, 1700, 40),), screen=Rect(0, 0, 1600, 1080)),
+    )  # fmt: skip
+    return FramingPlan("single", 608, 1080, keys, face, {}, shots, (duration / 2,), 0.9)
 
 
 def measured(duration: float, lufs: float, momentary: tuple[Any, ...] = ()) -> ClipMeasurements:

@@ -167,6 +167,11 @@ def test_report_json_keeps_the_contract_and_adds_series() -> None:
     framing = clip["framing"]
     assert framing["keys"] == 2 and framing["crop_keys"] == [[0.0, 656], [10.0, 700]]
     assert len(framing["face_track"]) == 40 and len(framing["face_track"][0]) == 3
+    assert [s["layout"] for s in framing["segments"]] == ["single", "screen_share"]
+    assert framing["segments"][1]["screen"] == [0, 0, 1600, 1080]
+    assert framing["segments"][1]["keys"] == [[10.0, 1700, 40]] and framing["cuts"] == [10.0]
+    assert framing["camera"]["source_cuts"] == 1 and framing["camera"]["speaker_share"] == 0.9
+    assert framing["camera"]["empty_share"] == 0.0  # both shots hold a face by design
     assert set(report) == {"job_id", "source", "clips", "qa", "cost", "timings", "selection",
                            "transcript"}  # fmt: skip
     assert set(clip["qa"]["codec"]) >= {"codec", "profile", "level", "pix_fmt", "color_primaries",
@@ -223,6 +228,7 @@ def test_page_of_a_passing_job() -> None:
     assert "QA passed" in page and "badge fail" not in page
     assert 'src="data:image/jpeg;base64,AAAA"' in page and 'src="clips/clip-01.mp4"' in page
     assert re.search(r"cost<b>\$0\.0002</b>", page) and "interview.mp4" in page
+    assert "Shots: single → screen_share · 1 source cuts · on the speaker 90 %" in page
 
 
 def test_small_helpers() -> None:
