@@ -103,3 +103,23 @@ def test_qa_counts_a_shot_without_a_face_by_design_as_such():
     centred, no_face = judged_ratio([no_boxes] * 4 + [no_boxes] * 4, regions, fps=2, width=100,
                                     height=100, tolerance=0.1)  # fmt: skip
     assert no_face == 0.5 and centred == 0.0  # the face-holding half shows none: not centred
+
+
+def test_the_panel_rule_flips_exactly_at_the_centring_tolerance():
+    from media.framing.detection import Box
+    from media.render.layouts import FaceRegion
+
+    # a stacked shot: screen in the top 40 %, the presenter's panel below
+    regions = (FaceRegion(0.0, 10.0, 0.4),)
+    width, height, tol = 360, 640, 0.1
+
+    def ratio(dx: float, in_screen_panel: bool = False) -> float:
+        y = 100 if in_screen_panel else 450
+        box = Box(width / 2 + dx - 40, y - 40, 80, 80)
+        return judged_ratio([[box]] * 4, regions, fps=2, width=width, height=height,
+                            tolerance=tol)[0]  # fmt: skip
+
+    assert ratio(tol * width) == 1.0 and ratio(tol * width + 0.5) == 0.0
+    assert ratio(-tol * width) == 1.0 and ratio(-tol * width - 0.5) == 0.0
+    # a centred face in the screen panel (a face on a slide) is not the presenter
+    assert ratio(0.0, in_screen_panel=True) == 0.0
