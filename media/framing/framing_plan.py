@@ -116,12 +116,17 @@ def _turns(
     fps: float,
     speech: Sequence[tuple[float, float, str]],
 ) -> tuple[list[Focus], dict[str, int]]:
-    """Active-track timeline and the label mapping for the candidates of a layout."""
+    """Active-track timeline and the label mapping for the candidates of a layout.
+
+    The transcript's speakers decide when at least two of them are matched to faces here;
+    with one label over several faces (one speaker, or voices the diarization merged: three
+    women in a real-face call gallery came back as one speaker) mouth motion decides.
+    """
     labelled = [s for s in speech if s[2]]
     mapping = map_speakers(candidates, times, labelled) if labelled else {}
     if layout not in FOLLOWS_SPEAKER:
         return [Focus(0.0, candidates[0].id)], mapping
-    turns = turns_from_speech(labelled, mapping) if mapping else []
+    turns = turns_from_speech(labelled, mapping) if len(mapping) >= 2 else []
     if not turns:
         turns = turns_from_motion(candidates, times, fps)
     return turns, mapping

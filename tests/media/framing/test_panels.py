@@ -103,3 +103,19 @@ def test_a_vertical_group_is_zoomed_onto_whoever_speaks():
         key = [k for k in shot.keys if k.t <= t][-1]
         assert abs(key.x + shot.crop_w / 2 - cx) <= 0.1 * shot.crop_w, (t, key)
     assert np.isclose(plan.speaker_share or 0, 1.0, atol=0.1)
+
+
+def test_one_label_over_two_faces_lets_mouth_motion_decide():
+    # the diarization merged two voices into "S1": the face whose mouth moves is followed
+    def faces(t, i):
+        return [
+            (480, 400, 220, talking(lambda t: t < 5, quiet=0.002, loud=0.03, seed=3)(t)),
+            (1440, 400, 220, talking(lambda t: t >= 5, quiet=0.002, loud=0.03, seed=4)(t)),
+        ]
+
+    a = analysis(faces, duration=10.0)
+    plan = plan_framing(a, src_w=1920, src_h=1080, aspect="9:16", speech=[(0.0, 10.0, "S1")])
+    assert plan.layout == Layout.TWO_SHOT
+    at = {t: [k for k in plan.keys if k.t <= t][-1] for t in (2.0, 8.0)}
+    assert abs(at[2.0].x + plan.crop_w / 2 - 480) <= 0.1 * plan.crop_w
+    assert abs(at[8.0].x + plan.crop_w / 2 - 1440) <= 0.1 * plan.crop_w
