@@ -126,11 +126,7 @@ def _turns(
     mapping = map_speakers(candidates, times, labelled) if labelled else {}
     if layout not in FOLLOWS_SPEAKER:
         return [Focus(0.0, candidates[0].id)], mapping
-    turns = (
-        turns_from_speech(labelled, mapping, tracks=candidates, times=times)
-        if len(mapping) >= 2
-        else []
-    )
+    turns = turns_from_speech(labelled, mapping) if len(mapping) >= 2 else []
     if not turns:
         turns = turns_from_motion(candidates, times, fps)
     return turns, mapping

@@ -19,9 +19,6 @@ from media.transcript.records import Transcript
 MIN_HOLD_S = 1.5
 # Speech segments shorter than this are backchannels ("yeah", "mm-hm"): they never switch.
 BACKCHANNEL_S = 0.7
-# Over a sentence, another face's mouth moving this much more (log units, ×1.65) than the face
-# the sentence's speaker was matched to takes the sentence.
-MOUTH_OVERRULES = 0.5
 
 
 # --- who is speaking ---------------------------------------------------------------------------
@@ -146,39 +143,15 @@ def turns_from_speech(
     *,
     min_hold_s: float = MIN_HOLD_S,
     backchannel_s: float = BACKCHANNEL_S,
-    tracks: Sequence[Track] = (),
-    times: npt.NDArray[np.float64] | None = None,
-    margin: float = MOUTH_OVERRULES,
 ) -> list[Focus]:
-    """Active-track timeline from labelled speech: backchannels dropped, short turns ignored.
-
-    With ``tracks`` and ``times``, mouth motion checks each sentence: when another face's
-    mouth moves clearly more (by ``margin``, log units, averaged over the sentence) than the
-    face its label was matched to, that face is taken. Diarization merges similar voices
-    (three speakers of a real-face group came back as two labels, and the third speaker's
-    sentences followed the first's face).
-    """
-    scores = motion_scores(tracks, times) if tracks and times is not None else []
-    ids = [t.id for t in tracks]
-    runs = []
-    for start, end, who in speech:
-        if who not in speaker_faces or end - start < backchannel_s:
-            continue
-        face = speaker_faces[who]
-        if scores and times is not None and face in ids:
-            inside = (times >= start) & (times < end)
-            means = [_sentence_mean(sc[inside]) for sc in scores]
-            best = int(np.argmax(means))
-            if means[best] - means[ids.index(face)] > margin:
-                face = ids[best]
-        runs.append((start, end, face))
+    """Active-track timeline from labelled speech: backchannels dropped, short turns ignored."""
+    runs = [
+        (start, end, speaker_faces[who])
+        for start, end, who in speech
+        if who in speaker_faces and end - start >= backchannel_s
+    ]
     # Two short segments of one speaker separated only by dropped backchannels form one run.
     return _runs_to_turns(runs, min_hold_s)
-
-
-def _sentence_mean(values: npt.NDArray[np.float64]) -> float:
-    ok = values[np.isfinite(values)]
-    return float(ok.mean()) if len(ok) >= 3 else -np.inf
 
 
 def turns_from_motion(

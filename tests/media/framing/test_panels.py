@@ -119,21 +119,3 @@ def test_one_label_over_two_faces_lets_mouth_motion_decide():
     at = {t: [k for k in plan.keys if k.t <= t][-1] for t in (2.0, 8.0)}
     assert abs(at[2.0].x + plan.crop_w / 2 - 480) <= 0.1 * plan.crop_w
     assert abs(at[8.0].x + plan.crop_w / 2 - 1440) <= 0.1 * plan.crop_w
-
-
-def test_a_sentence_whose_label_was_merged_follows_the_mouth_that_moves():
-    # three people, two labels: B's sentences came back labelled as A's ("S1")
-    def faces(t, i):
-        who = "A" if t < 4 else "B" if t < 8 else "C"
-        return [
-            (300, 400, 200, talking(lambda t: who == "A", quiet=0.002, loud=0.03, seed=5)(t)),
-            (960, 400, 200, talking(lambda t: who == "B", quiet=0.002, loud=0.03, seed=6)(t)),
-            (1620, 400, 200, talking(lambda t: who == "C", quiet=0.002, loud=0.03, seed=7)(t)),
-        ]
-
-    speech = [(0.0, 4.0, "S1"), (4.0, 8.0, "S1"), (8.0, 12.0, "S2")]
-    plan = plan_framing(analysis(faces, duration=12.0), src_w=1920, src_h=1080, aspect="9:16",
-                        speech=speech)  # fmt: skip
-    for t, cx in ((2.0, 300), (6.0, 960), (10.0, 1620)):
-        key = [k for k in plan.keys if k.t <= t][-1]
-        assert abs(key.x + plan.crop_w / 2 - cx) <= 0.1 * plan.crop_w, (t, key)
