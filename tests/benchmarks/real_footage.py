@@ -33,31 +33,28 @@ report.json has no per-clip framing CPU. A recording passes when every clip is �
 face-centred (QA) and, where measured, empty ≤ 2 %.
 
 Measured December 2026 on the 2-core machine (busy with other jobs: wall seconds are noisy),
-``--jobs 1``, compositions as built at VERSION 2 (the same truth as 3; a listener's footage
-then jumped back at the end of each turn), framing as on main before per-shot layouts:
+``--jobs 1``, at main after per-shot framing (CenterFace, shot cuts, layouts per shot); one
+clip per composition (the clip the job chose), QA centred / on-spk / ctr-spk / empty / rev/s /
+framing CPU per output second:
 
-    recording            exit wall  CPU/s  layout  centred on-spk ctr-spk empty rev/s  QA
-    multicam                1  133  0.398  single     0.87   0.88    0.88  0.13  0.18  fail (1)
-    zoom_speaker_view       0  298  0.391  speaker    0.99   1.00    0.98  0.00  0.11  pass
-    profile_two_shot        0  120  0.363  gallery    1.00   0.99    0.99  0.00  0.00  pass
-    group_vertical          1  145  0.541  gallery    0.00   1.00    0.00  0.00  0.00  fail (2)
-    screen_share_presenter  2   23  -      rejected: no stretch of 15-60 s of whole sentences (3)
-    screen_share_voice      1   67  0.166  no_face    0.00      -       -  1.00  0.00  fail (2)
-    gallery_2               0   87  0.313  gallery    1.00   0.99    0.99  0.00  0.00  pass
-    gallery_4               1  111  0.495  speaker    0.81   0.25    0.25  0.02  0.03  fail (2)
-    sample-2min (3 clips)   0  144  0.426  gallery    1.00      -       -     -  0.00  pass (x3)
-    d10 (short)             0   39  0.306  single     1.00      -       -     -  0.00  pass
-    May_5s (short)          0   43  0.356  single     1.00      -       -     -  0.19  pass
-    KatieHill (short)       0   39  0.272  single     1.00      -       -     -  0.00  pass
-    d0_greenscreen (short)  2   11  -      rejected: no audio stream
+    multicam                single+two_shot  0.92  1.00  1.00  0.00  0.15  0.21  pass
+    zoom_speaker_view       single+speaker   0.98  1.00  0.98  0.00  0.00  0.21  pass
+    profile_two_shot        two_shot         1.00  0.99  0.99  0.00  0.00  0.17  pass
+    group_vertical          group (zoom)     1.00  0.62  0.62  0.00  0.03  0.18  pass
+    screen_share_presenter  screen_share     1.00  1.00  1.00  0.00  0.00  0.18  pass
+    screen_share_voice      screen_share     (no face by design)   -  0.00  0.16  pass
+    gallery_2               two_shot         1.00  0.99  0.99  0.00  0.00  0.16  pass
+    gallery_4               group            0.82  0.42  0.42  0.00  0.05  0.19  FAIL
+    sample-2min (3 clips)   two_shot         1.00 ×3                    0.00  0.22  pass
+    11 talking heads        single           0.90–1.00                  0–0.50 0.21–0.35 pass
+    liveportrait__d11       single           0.83                       0.21  0.20  FAIL
 
-wall: seconds; CPU/s: framing CPU per output second. QA failed checks: (1) true_peak and
-face_centered, (2) face_centered; (3) then presented by liveportrait__d12, now by
-videoretalking__face2 (d12's head strays too far from its median box), not measured since.
-One clip each for the compositions. Without the score
-override, liveportrait__d10 (with ``--short-min-clip-s 3``) and liveportrait__d6 were rejected
-at selection; with it the short ones give one 5 s clip each. 7 of 13 pass. The other
-talking heads were not run for this table.
+Nine recordings end without clips at exit 2: no audio stream (d0, d13, the two ASL clips), no
+speech (d3, d9; d12's clipped audio and d14's probably-Chinese speech: "no speech
+recognised"), no stretch of whole sentences that fits (d6, s18). Before per-shot framing
+(commit 10161fc, HOG, one layout per clip): multicam 0.87 centred / 0.88 on-spk / 13 %
+empty, group_vertical 0.00 centred, gallery_4 0.81 / 0.25, screen_share_presenter rejected,
+screen_share_voice 0.00 centred.
 """
 
 from __future__ import annotations
