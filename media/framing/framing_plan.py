@@ -239,10 +239,13 @@ def _on_speaker(
     return hits, total
 
 
-def _centre(start: float, end: float, layout: Layout, f: _Frame, **extra: object) -> Segment:
+def _centre(
+    start: float, end: float, layout: Layout, f: _Frame, *, fit: bool = False, note: str = ""
+) -> Segment:
+    """A shot framed by the plain crop held in the middle (or, with ``fit``, shown whole)."""
     (sw, sh), (cw, ch) = f.src, f.crop
     key = CropKey(start, (sw - cw) // 2, (sh - ch) // 2)
-    return Segment(start, end, layout, cw, ch, (key,), **extra)  # type: ignore[arg-type]
+    return Segment(start, end, layout, cw, ch, (key,), fit=fit, note=note)
 
 
 def _screen_share(

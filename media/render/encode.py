@@ -182,6 +182,18 @@ def fit_filter(
     quarter-size frame, is blurred there (16× fewer pixels) and scaled up. Both branches
     convert to BT.709 tv range themselves, so no scaler with a default matrix slips in.
     """
+    tail = _tail(fps, captions_path)
+    # fps first: a 60 fps source is split, blurred and overlaid at the output rate only.
+    chains = fit_chains(src_w=src_w, src_h=src_h, out_w=out_w, out_h=out_h)
+    return ";".join([f"{tail[0]},{chains[0]}", *chains[1:]]) + "," + ",".join(tail[1:])
+
+
+def fit_chains(*, src_w: int, src_h: int, out_w: int, out_h: int, tag: str = "") -> list[str]:
+    """The whole frame fitted over a blurred copy of itself, as graph chains: the first is the
+    ``split`` (its input unlabelled, for the caller to prefix), the last ends with the overlay
+    (for the caller to append to). ``tag`` makes the inner pad names unique when several shots
+    are fitted in one graph. Used for a whole clip (:func:`fit_filter`) and for one shot of a
+    segmented clip (media.render.layouts)."""
     fg_w, fg_h = fit_size(src_w, src_h, out_w, out_h)
     bg_w, bg_h = even_side(out_w / 4, out_w), even_side(out_h / 4, out_h)
     sigma = round(bg_w * 0.04, 1)
@@ -194,16 +206,12 @@ def fit_filter(
     ]
     foreground = [f"scale={fg_w}:{fg_h}:flags=lanczos:{TO_BT709}", "format=yuv420p"]
     overlay = f"overlay=x={(out_w - fg_w) // 2}:y={(out_h - fg_h) // 2}:format=yuv420"
-    # fps first: a 60 fps source is split, blurred and overlaid at the output rate only.
-    tail = _tail(fps, captions_path)
-    return ";".join(
-        [
-            f"{tail[0]},split=2[bg][fg]",
-            "[bg]" + ",".join(background) + "[blurred]",
-            "[fg]" + ",".join(foreground) + "[fitted]",
-            "[blurred][fitted]" + ",".join([overlay, *tail[1:]]),
-        ]
-    )
+    return [
+        f"split=2[bg{tag}][fg{tag}]",
+        f"[bg{tag}]" + ",".join(background) + f"[blurred{tag}]",
+        f"[fg{tag}]" + ",".join(foreground) + f"[fitted{tag}]",
+        f"[blurred{tag}][fitted{tag}]{overlay}",
+    ]
 
 
 def _tail(fps: float, captions_path: str | None) -> list[str]:

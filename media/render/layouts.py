@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from media.framing.crop_path import even_side, sendcmd_lines
 from media.framing.framing_plan import Segment
-from media.render.encode import TO_BT709, filter_value, fit_size
+from media.render.encode import TO_BT709, filter_value, fit_chains
 
 CROP = "crop@s{}"
 
@@ -82,17 +82,10 @@ def _branch(
     out_w, out_h = out
     trim = f"trim=start={s.start:.6f}" + ("" if last else f":end={s.end:.6f}")
     if s.fit:
-        fg_w, fg_h = fit_size(*src, out_w, out_h)
-        bg_w, bg_h = even_side(out_w / 4, out_w), even_side(out_h / 4, out_h)
-        x, y = (out_w - fg_w) // 2, (out_h - fg_h) // 2
-        return [
-            f"[s{i}]{trim},split=2[b{i}][f{i}]",
-            f"[b{i}]scale={bg_w}:{bg_h}:force_original_aspect_ratio=increase:flags=bilinear:"
-            f"{TO_BT709},format=yuv420p,crop={bg_w}:{bg_h},gblur=sigma={round(bg_w * 0.04, 1):g},"
-            f"scale={out_w}:{out_h}:flags=bilinear[bb{i}]",
-            f"[f{i}]{_scaled(fg_w, fg_h)}[ff{i}]",
-            f"[bb{i}][ff{i}]overlay=x={x}:y={y}:format=yuv420,setsar=1,setpts=PTS-STARTPTS[v{i}]",
-        ]
+        chains = fit_chains(src_w=src[0], src_h=src[1], out_w=out_w, out_h=out_h, tag=str(i))
+        chains[0] = f"[s{i}]{trim},{chains[0]}"
+        chains[-1] += f",setsar=1,setpts=PTS-STARTPTS[v{i}]"
+        return chains
     if s.screen is None:
         return [
             f"[s{i}]{trim},{_window(i, s, out_w, out_h, cmd)},setsar=1,setpts=PTS-STARTPTS[v{i}]"
