@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 from typing import Any
 
 from qa.records import CodecRecord, ColrBox, SpsColour
+
+# ``clipflow run``'s progress when stderr is not a terminal (flows/progress_view.py), as a
+# script would parse it.
+PROGRESS_LINE = re.compile(
+    r"^clipflow: progress t=(?P<t>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) "
+    r"elapsed=(?P<elapsed>\d+\.\d) stage=(?P<stage>[a-z]+) clip=(?P<clip>-|\d+/\d+) "
+    r"left=(?P<left>-|\d+) \| (?P<summary>.+)$"
+)
+
+
+def progress_lines(stderr: str) -> list[re.Match[str]]:
+    """The progress lines among ``stderr``'s, parsed (a line that starts like one must parse)."""
+    lines = [line for line in stderr.splitlines() if line.startswith("clipflow: progress")]
+    parsed = [PROGRESS_LINE.match(line) for line in lines]
+    bad = [line for line, m in zip(lines, parsed, strict=True) if m is None]
+    assert not bad, f"progress lines out of format: {bad}"
+    return [m for m in parsed if m is not None]
 
 
 def ffmpeg(*args: str) -> None:
