@@ -27,6 +27,24 @@ def progress_lines(stderr: str) -> list[re.Match[str]]:
     return [m for m in parsed if m is not None]
 
 
+def run_log(flow_run_id: Any) -> list[str]:
+    """A flow run's log lines (its task runs' included) as the Prefect UI's Logs tab shows
+    them, oldest first, read through the API."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()  # the run's last lines may still be on their way
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(str(flow_run_id))])),
+            limit=200,
+        )
+    return [log.message for log in logs]
+
+
 def ffmpeg(*args: str) -> None:
     """Run ffmpeg quietly to make test media; fail the test with its stderr if it fails."""
     subprocess.run(

@@ -21,7 +21,7 @@ from media.probe import probe
 from media.render import loudness
 from media.transcript.cues import parse_cues
 from tests.generated_media import sample_fixture
-from tests.helpers import moto_s3, progress_lines, sample_job_args
+from tests.helpers import moto_s3, progress_lines, run_log, sample_job_args
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -365,23 +365,6 @@ def test_artifacts_with_the_expected_keys_exist(first_job) -> None:
     assert [r["check"] for r in qa_rows] == [c["name"] for c in report["qa"]["checks"]]
 
 
-def _run_log(flow_run_id: str) -> list[str]:
-    """The flow run's log lines as the Prefect UI's Logs tab shows them, read through the API."""
-    from uuid import UUID
-
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-    from prefect.logging.handlers import APILogHandler
-
-    APILogHandler().flush()  # the run's last lines may still be on their way
-    with get_client(sync_client=True) as client:
-        logs = client.read_logs(
-            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(flow_run_id)])),
-            limit=200,
-        )
-    return [log.message for log in logs]
-
-
 def test_the_flow_run_logs_what_each_stage_found(first_job) -> None:
     """Each stage's findings are in the flow run's log (INFO, sent to the API although the CLI
     keeps the console at WARNING), and they agree with the report."""
@@ -392,7 +375,7 @@ def test_the_flow_run_logs_what_each_stage_found(first_job) -> None:
     report = json.loads((job_dirs[0] / "report.json").read_text())
     flow_run_id = jobs.get_job(PipelineSettings().job_database_url, job_dirs[0].name).flow_run_id
     assert flow_run_id
-    lines = _run_log(flow_run_id)
+    lines = run_log(flow_run_id)
 
     def said(label: str) -> str:
         found = [
