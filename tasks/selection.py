@@ -8,6 +8,7 @@ shortlist within the job's remaining budget, falling back to the offline choice.
 from __future__ import annotations
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from blocks.settings import PipelineSettings
 from media.errors import InputError
@@ -56,7 +57,7 @@ def select_highlights(
     return Selection(tuple(picks), SelectionMethod.OFFLINE, candidate_scores=scores)
 
 
-@task(name="load-plan", **TRANSIENT_RETRIES)
+@task(name="load-plan", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def load_plan_file(
     uri: str,
     source: Source,

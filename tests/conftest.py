@@ -34,6 +34,17 @@ atexit.register(shutil.rmtree, _TEST_HOME, ignore_errors=True)
 REAL_MEDIA_ENV = "CLIPFLOW_REAL_MEDIA"
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Each test leaves os.environ as it found it: a command run in-process (``clipflow run``
+    sets Prefect's embedded defaults) must not change what a later test, or the worker it
+    starts, sees. Tests run in parallel workers in whatever order they are dealt."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def real_media() -> Path:
     """The real-media folder ($CLIPFLOW_REAL_MEDIA), or a visible skip when it is unset."""
