@@ -34,6 +34,13 @@ atexit.register(shutil.rmtree, _TEST_HOME, ignore_errors=True)
 REAL_MEDIA_ENV = "CLIPFLOW_REAL_MEDIA"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with whole-job (e2e) tests first, each file's own order kept: the parallel workers
+    take files in this order, so the minute-long ones do not end the run on one worker."""
+    whole_job = {item.path for item in items if item.get_closest_marker("e2e")}
+    items.sort(key=lambda item: item.path not in whole_job)
+
+
 @pytest.fixture(autouse=True)
 def _environment_restored() -> Iterator[None]:
     """Each test leaves os.environ as it found it: a command run in-process (``clipflow run``
