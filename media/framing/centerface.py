@@ -21,14 +21,13 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import threading
-from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from media.errors import MediaError
-from media.framing.detection import Box, Image, import_native, to_grey
+from media.framing.detection import Box, Image, import_native
 from media.framing.onnx_graph import free_shapes
 
 F32 = npt.NDArray[np.float32]
@@ -207,13 +206,3 @@ def detect_faces(
         if b[2] >= smallest
     ]  # fmt: skip
     return sorted(found, key=lambda b: b.x)
-
-
-def track_faces(images: Iterable[Image]) -> Iterator[tuple[Image, list[Box]]]:
-    """(grey image, faces) for each image of a sequence: a whole-frame pass on every one.
-
-    At ~17 ms a 640×360 frame this costs less than HOG's full-pass-plus-near-search pattern
-    (media.framing.detection.track_faces), and a cut or a face that joins is seen at once.
-    """
-    for image in images:
-        yield to_grey(image), detect_faces(image)

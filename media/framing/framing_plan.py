@@ -31,6 +31,7 @@ from media.framing.crop_path import (
     sendcmd_lines,
     shot_path,
 )
+from media.framing.highlight import turns_from_outline
 from media.framing.layout import FOLLOWS_SPEAKER, Layout, classify_layout
 from media.framing.panels import (
     Rect,
@@ -112,21 +113,24 @@ class FramingPlan:
 def _turns(
     layout: Layout,
     candidates: Sequence[Track],
-    times: npt.NDArray[np.float64],
-    fps: float,
+    shot: Analysis,
     speech: Sequence[tuple[float, float, str]],
 ) -> tuple[list[Focus], dict[str, int]]:
     """Active-track timeline and the label mapping for the candidates of a layout.
 
-    The transcript's speakers decide when at least two of them are matched to faces here;
+    A call app's active-speaker outline decides where the shot shows one (media.framing.
+    highlight). Else the transcript's speakers decide when at least two are matched to faces;
     with one label over several faces (one speaker, or voices the diarization merged: three
     women in a real-face call gallery came back as one speaker) mouth motion decides.
     """
+    times, fps = shot.times, shot.fps
     labelled = [s for s in speech if s[2]]
     mapping = map_speakers(candidates, times, labelled) if labelled else {}
     if layout not in FOLLOWS_SPEAKER:
         return [Focus(0.0, candidates[0].id)], mapping
-    turns = turns_from_speech(labelled, mapping) if len(mapping) >= 2 else []
+    turns = turns_from_outline(shot.outlines, candidates, times, fps)
+    if not turns and len(mapping) >= 2:
+        turns = turns_from_speech(labelled, mapping)
     if not turns:
         turns = turns_from_motion(candidates, times, fps)
     return turns, mapping
@@ -283,7 +287,7 @@ def _plan_shot(
     if layout == Layout.NO_FACE:
         return _centre(start, end, layout, f), [], {}, (0, 0)
     times = shot.times
-    turns, mapping = _turns(layout, cands, times, shot.fps, f.speech)
+    turns, mapping = _turns(layout, cands, shot, f.speech)
     turns = [Focus(max(t.start, start), t.track) for t in turns if t.start < end]
     turns = [t for k, t in enumerate(turns) if k + 1 == len(turns) or turns[k + 1].start > t.start]
     turns[0] = Focus(start, turns[0].track)

@@ -118,7 +118,7 @@ class Focus:
     track: int
 
 
-def _runs_to_turns(runs: list[tuple[float, float, int]], min_hold_s: float) -> list[Focus]:
+def runs_to_turns(runs: list[tuple[float, float, int]], min_hold_s: float) -> list[Focus]:
     """Merge consecutive runs of one track; only runs of ≥ ``min_hold_s`` may take the floor."""
     merged: list[tuple[float, float, int]] = []
     for start, end, track in sorted(runs):
@@ -151,7 +151,7 @@ def turns_from_speech(
         if who in speaker_faces and end - start >= backchannel_s
     ]
     # Two short segments of one speaker separated only by dropped backchannels form one run.
-    return _runs_to_turns(runs, min_hold_s)
+    return runs_to_turns(runs, min_hold_s)
 
 
 def turns_from_motion(
@@ -188,7 +188,7 @@ def turns_from_motion(
         for t, k, ok in zip(times, best, decided, strict=True)
         if ok
     ]
-    turns = _runs_to_turns(runs, min_hold_s)
+    turns = runs_to_turns(runs, min_hold_s)
     if not turns:  # nobody led long enough: the face seen most
         most_seen = max(tracks, key=lambda t: int(t.present.sum()))
         turns = [Focus(0.0, most_seen.id)]

@@ -47,6 +47,8 @@ class Analysis:
     cuts: tuple[float, ...] = ()  # clip times where a new shot starts (media.framing.shots)
     flat: tuple[float, ...] = ()  # per sample: share of flat picture (screen content)
     sharp: tuple[float, ...] = ()  # per sample: share of hard edges away from faces (text)
+    # per sample: a call app's active-speaker outline (x, y, w, h; source pixels), else None
+    outlines: tuple[tuple[float, float, float, float] | None, ...] = ()
 
     @property
     def times(self) -> npt.NDArray[np.float64]:
@@ -60,6 +62,7 @@ class Analysis:
             cuts=(),
             flat=self.flat[i0:i1],
             sharp=self.sharp[i0:i1],
+            outlines=self.outlines[i0:i1],
         )
 
 

@@ -223,7 +223,7 @@ def test_portrait_source_is_analysed_at_640_on_its_long_side(tmp_path, face_png,
         shapes.append(image.shape[:2])
         return centerface_faces(image, **kw)
 
-    monkeypatch.setattr(media.framing.centerface, "detect_faces", detect)  # as track_faces calls it
+    monkeypatch.setattr(media.framing.centerface, "detect_faces", detect)  # analyse_window calls it
     a = analyse_window(str(src), 0.0, 2.0, 1080, 1920, fps=5, width=640)
     assert set(shapes) == {(640, 360)} and len(a.samples) == 10
     assert all(len(s.faces) == 1 for s in a.samples)
@@ -260,7 +260,7 @@ def test_every_sample_gets_a_whole_frame_pass_and_a_card_has_no_face(tmp_path, m
         calls.append(image.shape)
         return centerface_faces(image, **kw)
 
-    monkeypatch.setattr(media.framing.centerface, "detect_faces", detect)  # as track_faces calls it
+    monkeypatch.setattr(media.framing.centerface, "detect_faces", detect)  # analyse_window calls it
     a = analyse_window(str(src), 0.0, 3.0, 640, 360, fps=5, width=640)
     assert len(a.samples) == 15 and not any(s.faces for s in a.samples)
     assert calls == [(360, 640, 3)] * 15
