@@ -16,6 +16,7 @@ from tasks.jobs.engine import (
     get_engine,
 )
 from tasks.jobs.models import Base, JobNotFoundError, JobStatus
+from tasks.jobs.service_tables import Role
 from tasks.jobs.repository import (
     JobRecord,
     find_succeeded,
@@ -37,6 +38,7 @@ __all__ = [
     "JobNotFoundError",
     "JobRecord",
     "JobStatus",
+    "Role",
     "alembic_config",
     "dispose_engine",
     "ensure_schema",
