@@ -16,13 +16,13 @@ from tasks.jobs.engine import (
     get_engine,
 )
 from tasks.jobs.models import Base, JobNotFoundError, JobStatus
-from tasks.jobs.service_tables import Role
 from tasks.jobs.repository import (
     JobRecord,
     find_succeeded,
     finish_job,
     get_job,
     job_id_for_run,
+    jobs_of_flow_runs,
     jsonable,
     new_job_id,
     record_clips,
@@ -30,6 +30,7 @@ from tasks.jobs.repository import (
     record_qa,
     start_job,
 )
+from tasks.jobs.service_tables import Role
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -47,6 +48,7 @@ __all__ = [
     "get_engine",
     "get_job",
     "job_id_for_run",
+    "jobs_of_flow_runs",
     "jsonable",
     "new_job_id",
     "record_clips",

@@ -268,3 +268,13 @@ def find_succeeded(db: Database, source_sha256: str, settings_hash: str) -> JobR
     with Session(_reader(db)) as session:
         job = session.scalars(query).first()
         return _to_record(job) if job is not None else None
+
+
+def jobs_of_flow_runs(db: Database, flow_run_ids: Iterable[str]) -> dict[str, JobRecord]:
+    """The job rows of these flow runs (those that have one), by flow run id."""
+    ids = [str(i) for i in flow_run_ids]
+    if not ids:
+        return {}
+    query = sa.select(Job).where(Job.flow_run_id.in_(ids))
+    with Session(_reader(db)) as session:
+        return {str(job.flow_run_id): _to_record(job) for job in session.scalars(query)}
