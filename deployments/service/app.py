@@ -21,6 +21,8 @@ from tasks.jobs import ensure_schema
 from tasks.jobs.api_keys import record_call
 
 AUDITED = ("/api/", "/files/")
+# Probes carry no key and answer when the database is down: not audited (metrics count them).
+PROBES = ("/api/v1/health", "/api/v1/metrics")
 log = logging.getLogger("clipflow.serve")
 
 
@@ -76,7 +78,7 @@ def create_app(
         route = getattr(request.scope.get("route"), "path", "unmatched")
         requests.labels(request.method, route, str(response.status_code)).inc()
         latency.labels(route).observe(time.perf_counter() - started)
-        if request.url.path.startswith(AUDITED):
+        if request.url.path.startswith(AUDITED) and request.url.path not in PROBES:
             caller = getattr(request.state, "caller", None)
             await run_in_threadpool(
                 record_call,

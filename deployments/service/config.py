@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,7 +24,7 @@ class ServeSettings(BaseSettings):
     burst: int = Field(30, ge=1, le=100_000, description="Requests a key may make at once.")
     redis_url: str | None = Field(
         None,
-        validation_alias="CLIPFLOW_REDIS_URL",
+        validation_alias=AliasChoices("CLIPFLOW_REDIS_URL", "redis_url"),
         description="Redis for rate limits shared by several server processes; default: each "
         "process keeps its own buckets.",
     )
