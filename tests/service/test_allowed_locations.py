@@ -4,7 +4,9 @@ one: it was not looked at)."""
 
 from __future__ import annotations
 
+import json
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,32 @@ def test_the_api_refuses_runs_outside_naming_the_parameter(start_server, tmp_pat
         assert api.list_jobs().jobs == []  # no flow run, no job
         assert api.submit(str(inside), out=str(served.out / "sub")).state == "queued"
     assert not os.path.exists("/nowhere")
+
+
+def test_a_deployment_run_outside_is_rejected_before_reading(
+    prefect_server, tmp_path, monkeypatch
+) -> None:
+    """The flow itself refuses (a run started through Prefect's own API, not this service):
+    the job is recorded rejected, naming the parameter; a CLI run of the same path is not
+    refused for where it is, it gets as far as reading it."""
+    from flows.process_video import process_video
+    from media.errors import InputError
+    from tasks import jobs
+
+    db = f"sqlite:///{tmp_path / 'jobs.sqlite'}"
+    monkeypatch.setenv("CLIPFLOW_DATABASE_URL", db)
+    monkeypatch.setenv("CLIPFLOW_ALLOWED_ROOTS", json.dumps([str(tmp_path / "inbox")]))
+    outside = tmp_path / "elsewhere" / "talk.mp4"
+    outside.parent.mkdir()
+    outside.write_bytes(b"not a recording")
+
+    monkeypatch.setenv("PREFECT__RUNTIME__DEPLOYMENT__ID", str(uuid.uuid4()))
+    with pytest.raises(InputError, match=r"^source '.*elsewhere/talk.mp4': outside the allowed"):
+        process_video(source=str(outside), out=str(tmp_path / "inbox"), job_id="deployed")
+    assert jobs.get_job(db, "deployed").status == "rejected"
+    assert jobs.get_job(db, "deployed").failure_reason.startswith("source ")
+
+    monkeypatch.delenv("PREFECT__RUNTIME__DEPLOYMENT__ID")
+    with pytest.raises(InputError) as cli:
+        process_video(source=str(outside), out=str(tmp_path / "out"), job_id="from-cli")
+    assert "outside the allowed" not in str(cli.value)  # it was read: not a recording
