@@ -155,10 +155,14 @@ class ClipflowClient:
         return JobView.model_validate(self._call("DELETE", f"/api/v1/jobs/{job_id}"))
 
     def wait(self, job_id: str, *, timeout: float = 3600.0, interval: float = 2.0) -> JobView:
-        """Poll until the job is final; TimeoutError naming its last state otherwise."""
+        """Poll until the job is final (waiting out a 429); TimeoutError naming its last state."""
         deadline = time.monotonic() + timeout
         while True:
-            job = self.get(job_id)
+            try:
+                job = self.get(job_id)
+            except RateLimited as exc:  # over this key's budget: wait as the server asks
+                time.sleep(exc.retry_after)
+                continue
             if job.final:
                 return job
             if time.monotonic() > deadline:

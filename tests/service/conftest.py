@@ -16,6 +16,8 @@ import pytest
 
 from tests.deployments.support import free_port
 
+REPO = str(Path(__file__).resolve().parents[2])
+
 
 @pytest.fixture(scope="session")
 def serve_deployment(prefect_server) -> str:
@@ -32,6 +34,7 @@ def serve_deployment(prefect_server) -> str:
             flow_id=flow_id,
             name=name,
             entrypoint="flows/process_video.py:process_video",
+            pull_steps=[{"prefect.deployments.steps.set_working_directory": {"directory": REPO}}],
             work_pool_name=pool,
             parameters={"out": "out", "max_clips": 5, "aspect": "9:16"},
         )
