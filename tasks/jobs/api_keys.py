@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from media.errors import ClipflowError
-from tasks.jobs.engine import Database, migrated
+from tasks.jobs.engine import Database, migrated, reader
 from tasks.jobs.service_tables import ApiKey, AuditEntry, Role
 
 KEY_PREFIX = "cfk"
@@ -82,7 +82,7 @@ def list_keys(db: Database, client: str | None = None) -> list[KeyRecord]:
     query = sa.select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
     if client is not None:
         query = query.where(ApiKey.client == client)
-    with Session(migrated(db)) as session:
+    with Session(reader(db)) as session:
         return [_record(row) for row in session.scalars(query)]
 
 
@@ -102,7 +102,7 @@ def authenticate(db: Database, presented: str) -> KeyRecord | None:
     if match is None:
         return None
     key_id, secret = match.groups()
-    with Session(migrated(db)) as session:
+    with Session(reader(db)) as session:
         row = session.get(ApiKey, key_id)
         if row is None or row.revoked_at is not None:
             return None
@@ -153,7 +153,7 @@ def record_call(
 def read_audit(db: Database, limit: int = 100) -> list[AuditRecord]:
     """The newest ``limit`` audit rows, newest first."""
     query = sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-    with Session(migrated(db)) as session:
+    with Session(reader(db)) as session:
         return [
             AuditRecord(r.at, r.key_id, r.client, r.method, r.path, r.status_code, r.remote)
             for r in session.scalars(query)

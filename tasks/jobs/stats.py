@@ -9,7 +9,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tasks.jobs.engine import Database, migrated
+from tasks.jobs.engine import Database, reader
 from tasks.jobs.models import Job, QACheck
 
 
@@ -23,7 +23,7 @@ class JobTotals:
 
 
 def job_totals(db: Database) -> JobTotals:
-    with Session(migrated(db)) as session:
+    with Session(reader(db)) as session:
         by_status = {
             str(status): n
             for status, n in session.execute(
@@ -51,7 +51,7 @@ def daily_cost(db: Database, job_ids: list[str] | None = None) -> list[tuple[dat
     if job_ids is not None:
         query = query.where(Job.id.in_(job_ids))
     per_day: dict[date, float] = {}
-    with Session(migrated(db)) as session:
+    with Session(reader(db)) as session:
         for finished_at, usd in session.execute(query):
             if finished_at is not None:
                 day = finished_at.date()

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tasks.jobs.engine import Database, migrated
+from tasks.jobs.engine import Database, migrated, reader
 from tasks.jobs.models import Job, JobNotFoundError, JobStatus
 from tasks.jobs.service_tables import Submission, Webhook, WebhookDelivery
 
@@ -50,7 +50,7 @@ def find_by_idempotency_key(db: Database, client: str, key: str) -> SubmissionRe
     query = sa.select(Submission).where(
         Submission.client == client, Submission.idempotency_key == key
     )
-    with Session(migrated(db)) as session:
+    with Session(reader(db)) as session:
         row = session.scalars(query).first()
         return _record(row) if row is not None else None
 
@@ -89,7 +89,7 @@ def add_submission(
 
 
 def find_submission(db: Database, job_id: str) -> SubmissionRecord | None:
-    with Session(migrated(db)) as session:
+    with Session(reader(db)) as session:
         row = session.get(Submission, job_id)
         return _record(row) if row is not None else None
 
@@ -121,7 +121,7 @@ def list_submissions(
         query = query.where(Submission.created_at >= created_after)
     if created_before is not None:
         query = query.where(Submission.created_at < created_before)
-    with Session(migrated(db)) as session:
+    with Session(reader(db)) as session:
         return [_record(row) for row in session.scalars(query)]
 
 
@@ -168,7 +168,7 @@ def unnotified(db: Database, limit: int = 200) -> list[SubmissionRecord]:
         .order_by(Submission.job_id)
         .limit(limit)
     )
-    with Session(migrated(db)) as session:
+    with Session(reader(db)) as session:
         return [_record(row) for row in session.scalars(query)]
 
 
@@ -211,7 +211,7 @@ def add_webhook(db: Database, client: str, url: str) -> WebhookRecord:
 
 def list_webhooks(db: Database, client: str) -> list[WebhookRecord]:
     query = sa.select(Webhook).where(Webhook.client == client).order_by(Webhook.created_at)
-    with Session(migrated(db)) as session:
+    with Session(reader(db)) as session:
         return [
             WebhookRecord(r.id, r.client, r.url, r.secret, r.created_at)
             for r in session.scalars(query)
@@ -249,7 +249,7 @@ def list_deliveries(db: Database, webhook_ids: Iterable[str]) -> list[DeliveryRe
         .where(WebhookDelivery.webhook_id.in_(list(webhook_ids)))
         .order_by(WebhookDelivery.id)
     )
-    with Session(migrated(db)) as session:
+    with Session(reader(db)) as session:
         return [
             DeliveryRecord(r.webhook_id, r.job_id, r.event, r.attempt, r.at, r.status_code, r.error)
             for r in session.scalars(query)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,30 +14,15 @@ from pathlib import Path
 import pytest
 
 from tests.deployments.support import free_port
-
-REPO = str(Path(__file__).resolve().parents[2])
+from tests.service.support import deploy_process_video
 
 
 @pytest.fixture(scope="session")
 def serve_deployment(prefect_server) -> str:
-    """A process-video deployment (the real entrypoint) on a pool of its own: flow/name."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import WorkPoolCreate
-
-    pool = f"serve-test-{uuid.uuid4().hex[:6]}"
-    name = f"serve-{uuid.uuid4().hex[:6]}"
-    with get_client(sync_client=True) as client:
-        client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
-        flow_id = client.create_flow_from_name("process-video")
-        client.create_deployment(
-            flow_id=flow_id,
-            name=name,
-            entrypoint="flows/process_video.py:process_video",
-            pull_steps=[{"prefect.deployments.steps.set_working_directory": {"directory": REPO}}],
-            work_pool_name=pool,
-            parameters={"out": "out", "max_clips": 5, "aspect": "9:16"},
-        )
-    return f"process-video/{name}"
+    """A process-video deployment on a pool of its own that no worker polls: flow/name."""
+    return deploy_process_video(
+        "serve-test", parameters={"out": "out", "max_clips": 5, "aspect": "9:16"}
+    )[0]
 
 
 @dataclass(frozen=True)
@@ -97,10 +81,3 @@ def start_server(
     for server, thread in running:
         server.should_exit = True
         thread.join(timeout=30)
-
-
-def make_key(db_url: str, client: str, role: str) -> str:
-    """A new API key, as `clipflow keys create` makes it."""
-    from tasks.jobs.api_keys import create_key
-
-    return create_key(db_url, client, role)[1]

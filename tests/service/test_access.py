@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from clipflow.client import ApiError, ClipflowClient
-from tests.service.conftest import make_key
+from tests.service.support import make_key
 
 
 def _source(served) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from clipflow.client import ApiError, ClipflowClient
 from tasks.allowlist import location_problem
-from tests.service.conftest import make_key
+from tests.service.support import make_key
 
 ROOTS = [Path("/srv/clipflow/inbox"), Path("/srv/clipflow/out")]
 BUCKETS = ["s3://clipflow-inbox/uploads/", "s3://team-*/clips/"]

@@ -17,7 +17,7 @@ import pytest
 
 from clipflow.client import ClipflowClient
 from tests.deployments.support import wait_for
-from tests.service.conftest import make_key
+from tests.service.support import make_key
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SAID = "The best ideas come from talking to customers."

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pytest
 from clipflow.client import ClipflowClient
 from deployments.service.webhooks import SIGNATURE_HEADER, verify_signature
 from tests.deployments.support import wait_for
-from tests.service.conftest import make_key
+from tests.service.support import deploy_process_video, make_key
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,23 +42,7 @@ class _Collect(BaseHTTPRequestHandler):
 @pytest.fixture
 def own_deployment(prefect_server) -> tuple[str, str]:
     """A process-video deployment on a pool no other test queues runs on: (flow/name, pool)."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import WorkPoolCreate
-
-    pool = f"serve-e2e-{uuid.uuid4().hex[:6]}"
-    with get_client(sync_client=True) as client:
-        client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
-        client.create_deployment(
-            flow_id=client.create_flow_from_name("process-video"),
-            name=pool,
-            entrypoint="flows/process_video.py:process_video",
-            pull_steps=[
-                {"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}
-            ],
-            work_pool_name=pool,
-            parameters={"max_clips": 1},
-        )
-    return f"process-video/{pool}", pool
+    return deploy_process_video("serve-e2e", parameters={"max_clips": 1})
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from clipflow.client import ClipflowClient
-from tests.service.conftest import make_key
+from tests.service.support import make_key
 
 
 def _samples(text: str) -> dict[tuple[str, tuple], float]:

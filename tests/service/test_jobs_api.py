@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from clipflow.client import ApiError, ClipflowClient
-from tests.service.conftest import make_key
+from tests.service.support import make_key
 
 
 def _flow_run(flow_run_id: str):

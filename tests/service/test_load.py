@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from clipflow.client import ClipflowClient, RateLimited
-from tests.service.conftest import make_key
+from tests.service.support import make_key
 
 SUBMISSIONS, THREADS, BURST = 100, 10, 60
 

@@ -9,7 +9,7 @@ import pytest
 
 from clipflow.client import ClipflowClient, RateLimited
 from deployments.service.ratelimit import TokenBucket, retry_after_header
-from tests.service.conftest import make_key
+from tests.service.support import make_key
 
 REDIS_URL = os.environ.get("CLIPFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

@@ -13,7 +13,7 @@ import pytest
 from clipflow.client import ClipflowClient
 from deployments.service.webhooks import SIGNATURE_HEADER, signature, verify_signature
 from tests.deployments.support import wait_for
-from tests.service.conftest import make_key
+from tests.service.support import make_key
 
 
 def test_a_signature_checks_sender_body_and_age() -> None:
