@@ -138,25 +138,29 @@ class Watcher:
                 log.exception("webhook watcher: a pass failed; trying again")
 
     def notify_ended(self) -> None:
-        pending = unnotified(self.state.db)
-        if not pending:
-            return
+        """Send the events of every job that ended since the last pass (all of them, page by
+        page: jobs still waiting never hold up those behind them)."""
+        cursor = None
+        while pending := unnotified(self.state.db, after_job_id=cursor):
+            cursor = pending[-1].job_id
+            for view in self.views(self.state, pending):
+                if view.state in FINAL_STATES:
+                    self._send(view)
+
+    def _send(self, view: JobView) -> None:
         serve = self.state.serve
-        for view in self.views(self.state, pending):
-            if view.state not in FINAL_STATES:
-                continue
-            for hook in list_webhooks(self.state.db, view.client):
-                self._pool.submit(
-                    deliver,
-                    self.state.db,
-                    hook,
-                    event_of(view.state),
-                    view.model_dump(mode="json"),
-                    attempts=serve.webhook_attempts,
-                    backoff_s=serve.webhook_backoff_s,
-                    timeout_s=serve.webhook_timeout_s,
-                )
-            set_notified(self.state.db, view.id, view.state)
+        for hook in list_webhooks(self.state.db, view.client):
+            self._pool.submit(
+                deliver,
+                self.state.db,
+                hook,
+                event_of(view.state),
+                view.model_dump(mode="json"),
+                attempts=serve.webhook_attempts,
+                backoff_s=serve.webhook_backoff_s,
+                timeout_s=serve.webhook_timeout_s,
+            )
+        set_notified(self.state.db, view.id, view.state)
 
 
 Submitter = Annotated[Caller, Depends(require(Role.SUBMIT))]

@@ -160,14 +160,19 @@ def set_notified(db: Database, job_id: str, state: str) -> None:
             sub.notified_state = state
 
 
-def unnotified(db: Database, limit: int = 200) -> list[SubmissionRecord]:
-    """Submissions whose final state no webhook event has been sent for yet, oldest first."""
+def unnotified(
+    db: Database, after_job_id: str | None = None, limit: int = 200
+) -> list[SubmissionRecord]:
+    """Submissions whose final state no webhook event has been sent for yet, oldest first,
+    after the cursor ``after_job_id``."""
     query = (
         sa.select(Submission)
         .where(Submission.notified_state.is_(None))
         .order_by(Submission.job_id)
         .limit(limit)
     )
+    if after_job_id is not None:
+        query = query.where(Submission.job_id > after_job_id)
     with Session(reader(db)) as session:
         return [_record(row) for row in session.scalars(query)]
 
