@@ -20,8 +20,9 @@ def _source(served) -> str:
 
 
 @pytest.fixture
-def served(start_server, tmp_path):
-    return start_server(f"sqlite:///{tmp_path / 'jobs.sqlite'}")
+def served(start_server, job_db_url: str):
+    """The app on a job database of its own: SQLite, and PostgreSQL when configured."""
+    return start_server(job_db_url)
 
 
 def _status(call) -> int:

@@ -18,8 +18,8 @@ def _samples(text: str) -> dict[tuple[str, tuple], float]:
     }
 
 
-def test_health_is_ok_when_everything_answers(start_server, tmp_path) -> None:
-    served = start_server(f"sqlite:///{tmp_path / 'jobs.sqlite'}")
+def test_health_is_ok_when_everything_answers(start_server, job_db_url: str) -> None:
+    served = start_server(job_db_url)
     with ClipflowClient(served.url, None) as api:
         health = api.health()
     assert health.status == "ok"
@@ -51,10 +51,10 @@ def test_health_answers_503_naming_each_component_down(start_server, s3_server) 
     assert not checks["storage"]["ok"] and "s3://no-such-bucket/jobs" in checks["storage"]["detail"]
 
 
-def test_metrics_count_jobs_by_state_and_the_queue(start_server, tmp_path) -> None:
+def test_metrics_count_jobs_by_state_and_the_queue(start_server, job_db_url: str) -> None:
     from tasks import jobs
 
-    served = start_server(f"sqlite:///{tmp_path / 'jobs.sqlite'}")
+    served = start_server(job_db_url)
     source = served.inbox / "talk.mp4"
     source.write_bytes(b"x")
     with ClipflowClient(served.url, make_key(served.db, "acme", "submit")) as api:

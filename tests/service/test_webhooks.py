@@ -58,10 +58,10 @@ def receiver():
     server.shutdown()
 
 
-def test_an_ended_job_is_delivered_signed_after_retries(start_server, tmp_path, receiver) -> None:
-    served = start_server(
-        f"sqlite:///{tmp_path / 'jobs.sqlite'}", watch_interval_s=0.2, webhook_backoff_s=0.05
-    )
+def test_an_ended_job_is_delivered_signed_after_retries(
+    start_server, job_db_url: str, receiver
+) -> None:
+    served = start_server(job_db_url, watch_interval_s=0.2, webhook_backoff_s=0.05)
     source = served.inbox / "talk.mp4"
     source.write_bytes(b"x")
     with ClipflowClient(served.url, make_key(served.db, "acme", "submit")) as api:
