@@ -2,7 +2,7 @@
 worker with a concurrency limit takes to drain the queued jobs. Reported, not asserted.
 
     .venv/bin/python -m tests.benchmarks.serve_load [--submissions 100] [--threads 10]
-        [--jobs 50] [--concurrency 2] [--minutes 0.25]
+        [--jobs 50] [--concurrency 2] [--minutes 0.5]
 
 It starts its own Prefect server (Prefect's test harness), deploys ``process-video`` from the
 real entrypoint on a process pool limited to ``--concurrency`` runs, serves the app under
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=2)
-    parser.add_argument("--minutes", type=float, default=0.25)
+    parser.add_argument("--minutes", type=float, default=0.5)
     args = parser.parse_args(argv)
 
     root = Path(tempfile.mkdtemp(prefix="serve-load-"))
