@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--settings-block", help="saved clipflow-settings block to start from")
     run_cmd.add_argument("--llm-block", help="saved clipflow-llm-credentials block: LLM ranking")
     run_cmd.add_argument("--plan", help="plan file from `clipflow plan` (edited or not): its clips")
+    run_cmd.add_argument(
+        "--quiet", action="store_true", help="no progress on stderr (errors are still printed)"
+    )
     plan_cmd = sub.add_parser("plan", help="choose the clips and print them, rendering nothing")
     plan_cmd.add_argument("source", help="local path or s3://bucket/key")
     plan_cmd.add_argument("--transcript", help="WebVTT/SRT/JSON transcript (else offline ASR)")
@@ -82,6 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _fail(EXIT_REJECTED, problem)
     embedded_prefect_defaults()
     from flows.process_video import process_video
+    from flows.progress_view import progress_on_stderr
     from media.errors import ClipflowError, InputError, QAError
     from tasks.jobs import new_job_id
 
@@ -91,17 +95,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         job_dir = str(Path(args.out).expanduser().resolve() / job_id)
     try:
-        result = process_video(
-            source=args.source,
-            transcript=args.transcript,
-            out=args.out,
-            max_clips=args.max_clips,
-            aspect=args.aspect,
-            job_id=job_id,
-            settings_block=args.settings_block,
-            llm_block=args.llm_block,
-            plan_file=args.plan,
-        )
+        with progress_on_stderr(quiet=args.quiet):
+            result = process_video(
+                source=args.source,
+                transcript=args.transcript,
+                out=args.out,
+                max_clips=args.max_clips,
+                aspect=args.aspect,
+                job_id=job_id,
+                settings_block=args.settings_block,
+                llm_block=args.llm_block,
+                plan_file=args.plan,
+            )
     except InputError as exc:
         return _fail(EXIT_REJECTED, f"rejected: {exc}")
     except QAError as exc:
@@ -115,9 +120,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         traceback.print_exc()
         return _fail(EXIT_INTERNAL, f"job {job_id} failed: {type(exc).__name__}: {exc}")
-    print(f"clipflow: {args.source}: clips delivered, QA passed", file=sys.stderr)
-    print(f"clips: {result.job_dir}/clips", file=sys.stderr)
-    print(f"report: {result.job_dir}/report.html", file=sys.stderr)
+    if not args.quiet:
+        print(f"clipflow: {args.source}: clips delivered, QA passed", file=sys.stderr)
+        print(f"clips: {result.job_dir}/clips", file=sys.stderr)
+        print(f"report: {result.job_dir}/report.html", file=sys.stderr)
     print(result.job_dir)
     return EXIT_OK
 

@@ -25,8 +25,10 @@ from tasks.costs import Costed, CostLedger
 from tasks.dispatch import dispatch_frame_render, localise
 from tasks.framing import frame_clip
 from tasks.qa import qa_clip
-from tasks.records import RenderedClip
+from tasks.records import ClipQA, FramedClip, RenderedClip
 from tasks.render import render_clip
+from tasks.stage_facts import framing_summary, measured_summary, render_summary
+from tasks.stage_log import finished
 
 Dispatch = Literal["local", "pools"]
 R = TypeVar("R", bound=Costed)
@@ -62,18 +64,42 @@ class ClipRunner(Protocol):
 def _collect(
     futures: Sequence[PrefectFuture[R]],
     ledger: CostLedger,
-    each: Callable[[R], Any] | None = None,
+    each: Callable[[int, R], Any] | None = None,
 ) -> list[R]:
     """The futures' records in order, their costs added to ``ledger`` (and each one shown to
-    ``each`` as it arrives)."""
+    ``each`` with its position as it arrives: the thread pool runs them in order, so this is
+    about when they finish)."""
     records = []
-    for future in futures:
+    for i, future in enumerate(futures):
         record = future.result()
         ledger.add(record, future.state)
         if each is not None:
-            each(record)
+            each(i, record)
         records.append(record)
     return records
+
+
+def _tell(
+    stage: str, batch: ClipBatch, summary: Callable[[ClipPlan, R], str]
+) -> Callable[[int, R], None]:
+    """An ``each`` for :func:`_collect` that logs the stage's event for the i-th clip."""
+
+    def each(i: int, record: R) -> None:
+        clip = batch.clips[i]
+        finished(stage, summary(clip, record), clip=clip.index, clips=len(batch.clips))
+
+    return each
+
+
+def _measured(batch: ClipBatch, progress: ClipProgress) -> Callable[[int, ClipQA], None]:
+    """Each clip's QA: told in the log, counted in the progress artifact."""
+    tell = _tell("qa", batch, _measurement)
+
+    def each(i: int, record: ClipQA) -> None:
+        tell(i, record)
+        progress.done(record)
+
+    return each
 
 
 def here(
@@ -89,11 +115,11 @@ def here(
         for c, f in zip(batch.clips, framing, strict=True)
     ]
     checks = [qa_clip.submit(r, settings) for r in renders]  # type: ignore[arg-type]
-    framed = _collect(framing, ledger)
+    framed = _collect(framing, ledger, _tell("framing", batch, _framing))
     watch.lap("frame")
-    rendered = _collect(renders, ledger)
+    rendered = _collect(renders, ledger, _tell("render", batch, _rendered))
     watch.lap("render")
-    measured = _collect(checks, ledger, progress.done)
+    measured = _collect(checks, ledger, _measured(batch, progress))
     watch.lap("qa_clips")
     return [
         ClipResult(c, f.framing, r, q.measurements)
@@ -112,17 +138,33 @@ def on_pools(
     staged = [
         dispatch_frame_render.submit(src, c, text, settings, stage_store=store) for c in batch.clips
     ]
-    done = [localise(future.result(), src, settings) for future in staged]
+    done = []
+    for i, future in enumerate(staged):
+        done.append(localise(future.result(), src, settings))
+        _tell("framing", batch, _framing)(i, done[-1].framed)
+        _tell("render", batch, _rendered)(i, done[-1].rendered)
     watch.lap("frame_render")
     checks = [qa_clip.submit(d.rendered, settings) for d in done]
     for future, outcome in zip(staged, done, strict=True):
         ledger.add(outcome, future.state)  # a cached dispatch cost nothing this time
-    measured = _collect(checks, ledger, progress.done)
+    measured = _collect(checks, ledger, _measured(batch, progress))
     watch.lap("qa_clips")
     return [
         ClipResult(c, d.framed.framing, d.rendered, q.measurements)
         for c, d, q in zip(batch.clips, done, measured, strict=True)
     ]
+
+
+def _framing(clip: ClipPlan, framed: FramedClip) -> str:
+    return framing_summary(clip, framed.framing)
+
+
+def _rendered(_: ClipPlan, rendered: RenderedClip) -> str:
+    return render_summary(rendered)
+
+
+def _measurement(_: ClipPlan, checked: ClipQA) -> str:
+    return measured_summary(checked.measurements)
 
 
 RUNNERS: dict[Dispatch, ClipRunner] = {"local": here, "pools": on_pools}

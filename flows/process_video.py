@@ -27,7 +27,7 @@ from media.ingest import Source
 from media.selection.candidates import ClipPlan, boundary_clean
 from media.selection.plan_file import plan_document
 from media.transcript.records import Transcript
-from tasks import disk
+from tasks import disk, stage_log
 from tasks.allowlist import check_deployment_run
 from tasks.artifacts import ClipProgress
 from tasks.costs import Costed, CostLedger, s3_write_costs
@@ -39,6 +39,13 @@ from tasks.record import record_job
 from tasks.records import Selection
 from tasks.selection import load_plan_file, rank_highlights, select_highlights
 from tasks.sidecars import find_sidecar
+from tasks.stage_facts import (
+    cost_summary,
+    selection_summary,
+    source_summary,
+    transcript_summary,
+    verdict_summary,
+)
 from tasks.transcript import load_transcript
 
 # Failures that explain themselves (bad input, S3, a full disk) are logged as one line, in the
@@ -69,9 +76,12 @@ def _run(
     from qa.report import build_report, transcript_facts
 
     watch, ledger = Stopwatch(), CostLedger()
+    stage_log.started("ingest")
     src = _ran(ingest_source(request.source, settings, return_state=True), ledger).source
     job.start(source_sha256=src.sha256)
     watch.lap("ingest")
+    stage_log.finished("ingest", source_summary(src))
+    stage_log.started("transcript")
     # Before the first write that scales with the recording: its speech WAV must fit.
     disk.require_free(settings.work_dir, disk.job_floor_bytes(src.info.duration_s))
     # No transcript given with an S3 recording: one uploaded beside it is used if it comes.
@@ -80,17 +90,28 @@ def _run(
     transcribed = load_transcript(src, sidecar, given, settings, return_state=True)
     text = _ran(transcribed, ledger).transcript
     watch.lap("transcript")
+    stage_log.finished("transcript", transcript_summary(text))
+    stage_log.started("selection")
     selection = _select(src, text, request, settings, ledger.priced(rates).total_usd)
     ledger.add(selection)
     watch.lap("highlights")
+    stage_log.finished(
+        "selection",
+        selection_summary(selection),
+        clips=len(selection.clips),
+        durations=tuple(c.duration_s for c in selection.clips),
+    )
     batch = ClipBatch(src, text, selection.clips, settings, request.out)
     progress = ClipProgress(job.id, len(selection.clips))
     results = RUNNERS[request.dispatch](batch, ledger, watch, progress)
     if job.remote:
         ledger.extend(s3_write_costs(Path(r.rendered.path).stat().st_size for r in results))
     costs = ledger.priced(rates)
+    stage_log.started("verdict")
     verdict = evaluate(_qa_rows(results, text), settings, total_usd=costs.total_usd)
     watch.lap("qa_job")
+    stage_log.finished("verdict", verdict_summary(verdict, [r.clip for r in results]))
+    stage_log.finished("cost", cost_summary(costs.items))
     report = build_report(
         job_id=job.id,
         source=src,
@@ -106,8 +127,10 @@ def _run(
         # Where the words came from; "uri": the sidecar's (given or found beside the source).
         transcript={**transcript_facts(text), "uri": given},
     )
+    stage_log.started("publish")
     _publish(job, request, src, text, results, report, settings)
     status = record_job(job.db, job.id, report)
+    stage_log.finished("publish", job.location)
     failed = tuple(c.name for c in verdict.checks if not c.passed)
     return JobResult(job.id, job.location, status, failed)
 
@@ -210,6 +233,7 @@ def process_video(
     stage in this process. Raises :class:`InputError` when the input is rejected and
     :class:`QAError` when clips were delivered but failed QA; the job database records either.
     """
+    stage_log.send_run_logs_to_api()
     settings = load_settings(settings_block, aspect=aspect, max_clips=max_clips)
     rates = load_cost_rates(cost_rates_block)
     job = JobRun.open(job_id or job_id_of_this_run(), source, out, settings)

@@ -2,7 +2,10 @@
 
 A key is the stage's name, the pipeline's code and the content of the stage's inputs, never a
 run id or a path name, so a re-run of the same recording with the same settings, or a retried
-run, is served from the cache (docs/ARCHITECTURE.md, "Orchestration").
+run, is served from the cache (docs/ARCHITECTURE.md, "Orchestration"). The other tasks (ingest,
+sidecar lookups, publish, record) say ``cache_policy=NO_CACHE``: Prefect's default policy
+(inputs and run id) would serve a retried run's side effects from the cache once results
+persist, as the CLI makes them.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from blocks.settings import PipelineSettings
 from media.errors import InputError, StorageError
@@ -142,7 +143,7 @@ def _s3_call(loc: storage.S3Location, call: Callable[[], Any]) -> Any:
 # --- tasks ---------------------------------------------------------------------------------
 
 
-@task(name="list-inbox", **TRANSIENT_RETRIES)
+@task(name="list-inbox", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def list_inbox(
     inbox: str, suffixes: tuple[str, ...], settings: PipelineSettings
 ) -> list[InboxItem]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from blocks.settings import PipelineSettings
 from tasks.records import RenderedClip
@@ -54,7 +55,7 @@ def link_clip(rendered_path: str, index: int, clips_dir: Path) -> Path:
     return dest
 
 
-@task(name="publish")
+@task(name="publish", cache_policy=NO_CACHE)
 def publish_job(
     job_dir: str,
     clip_paths: dict[int, str],
@@ -104,7 +105,7 @@ def _assemble(
     write_report(folder, report)
 
 
-@task(name="publish-s3", **TRANSIENT_RETRIES)
+@task(name="publish-s3", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def publish_to_s3(job_dir: str, prefix_uri: str, settings: PipelineSettings) -> list[str]:
     """Upload a finished job directory below ``prefix_uri``, the report last, then drop the
     local staging copy. Returns the uploaded URIs in upload order."""

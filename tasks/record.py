@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from qa.checks import database_rows
 from tasks import jobs
 from tasks.retries import TRANSIENT_RETRIES
 
 
-@task(name="record", **TRANSIENT_RETRIES)
+@task(name="record", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def record_job(db: str, job_id: str, report: dict[str, Any]) -> str:
     """Write what the report says (idempotent: a retried task replaces the rows); the job's
     status: succeeded, or qa_failed naming the failed checks."""

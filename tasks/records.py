@@ -61,6 +61,8 @@ class Selection:
     method: SelectionMethod
     reason: str = ""
     costs: tuple[CostItem, ...] = ()
+    # The score of every candidate window the offline ranking weighed (none from a plan file).
+    candidate_scores: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,12 @@ shortlist within the job's remaining budget, falling back to the offline choice.
 from __future__ import annotations
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from blocks.settings import PipelineSettings
 from media.errors import InputError
 from media.ingest import Source
-from media.selection.candidates import SelectionRules, select
+from media.selection.candidates import SelectionRules, candidates, pick
 from media.selection.plan_file import parse_plan, plan_source_sha256, plans_from_edits
 from media.transcript.records import Transcript
 from tasks.caching import CACHED
@@ -43,19 +44,20 @@ def select_highlights(
     from media.selection.prosody import sentence_prosody
 
     prosody = sentence_prosody(speech_wav(source, settings), text)
-    picks = select(
-        text, selection_rules(settings, max_clips), vectors=settings.topic_vectors, prosody=prosody
-    )
+    rules = selection_rules(settings, max_clips)
+    pool = candidates(text, rules, vectors=settings.topic_vectors, prosody=prosody)
+    picks = pick(pool, rules)
     if not picks:
         raise InputError(
             f"{source.uri}: no stretch of {settings.min_clip_s:.0f}–{settings.max_clip_s:.0f} s "
             f"of whole sentences scoring over {settings.min_clip_score:.2f} found in the "
             f"transcript ({len(text.sentences)} sentences)"
         )
-    return Selection(tuple(picks), SelectionMethod.OFFLINE)
+    scores = tuple(round(c.score, 4) for c in pool)
+    return Selection(tuple(picks), SelectionMethod.OFFLINE, candidate_scores=scores)
 
 
-@task(name="load-plan", **TRANSIENT_RETRIES)
+@task(name="load-plan", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def load_plan_file(
     uri: str,
     source: Source,
@@ -105,4 +107,10 @@ def rank_highlights(
     )
     ranked = rank_with_llm(candidates, max_clips, credentials, budget_usd=budget_usd)
     used = ranked.picks if ranked.method is SelectionMethod.LLM and ranked.picks else None
-    return Selection(used or offline.clips, ranked.method, ranked.reason, ranked.costs)
+    return Selection(
+        used or offline.clips,
+        ranked.method,
+        ranked.reason,
+        ranked.costs,
+        candidate_scores=offline.candidate_scores,
+    )

@@ -22,6 +22,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from blocks.settings import PipelineSettings
 from media.errors import InputError, StorageError
@@ -124,7 +125,7 @@ def await_sidecar(
 # --- task ----------------------------------------------------------------------------------
 
 
-@task(name="find-sidecar", **TRANSIENT_RETRIES)
+@task(name="find-sidecar", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def find_sidecar(source: str, settings: PipelineSettings) -> str | None:
     """The URI of an S3 recording's sidecar transcript (see module docstring), to be read like
     a transcript given with the job; None for local sources and when none arrived in time."""

@@ -41,6 +41,24 @@ os.environ["CLIPFLOW_ALLOWED_S3"] = json.dumps(["s3://*/"])
 REAL_MEDIA_ENV = "CLIPFLOW_REAL_MEDIA"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with whole-job (e2e) tests first, each file's own order kept: the parallel workers
+    take files in this order, so the minute-long ones do not end the run on one worker."""
+    whole_job = {item.path for item in items if item.get_closest_marker("e2e")}
+    items.sort(key=lambda item: item.path not in whole_job)
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Each test leaves os.environ as it found it: a command run in-process (``clipflow run``
+    sets Prefect's embedded defaults) must not change what a later test, or the worker it
+    starts, sees. Tests run in parallel workers in whatever order they are dealt."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def real_media() -> Path:
     """The real-media folder ($CLIPFLOW_REAL_MEDIA), or a visible skip when it is unset."""

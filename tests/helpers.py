@@ -3,10 +3,46 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 from typing import Any
 
 from qa.records import CodecRecord, ColrBox, SpsColour
+
+# ``clipflow run``'s progress when stderr is not a terminal (flows/progress_view.py), as a
+# script would parse it.
+PROGRESS_LINE = re.compile(
+    r"^clipflow: progress t=(?P<t>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) "
+    r"elapsed=(?P<elapsed>\d+\.\d) stage=(?P<stage>[a-z]+) clip=(?P<clip>-|\d+/\d+) "
+    r"left=(?P<left>-|\d+) \| (?P<summary>.+)$"
+)
+
+
+def progress_lines(stderr: str) -> list[re.Match[str]]:
+    """The progress lines among ``stderr``'s, parsed (a line that starts like one must parse)."""
+    lines = [line for line in stderr.splitlines() if line.startswith("clipflow: progress")]
+    parsed = [PROGRESS_LINE.match(line) for line in lines]
+    bad = [line for line, m in zip(lines, parsed, strict=True) if m is None]
+    assert not bad, f"progress lines out of format: {bad}"
+    return [m for m in parsed if m is not None]
+
+
+def run_log(flow_run_id: Any) -> list[str]:
+    """A flow run's log lines (its task runs' included) as the Prefect UI's Logs tab shows
+    them, oldest first, read through the API."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()  # the run's last lines may still be on their way
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(str(flow_run_id))])),
+            limit=200,
+        )
+    return [log.message for log in logs]
 
 
 def ffmpeg(*args: str) -> None:

@@ -186,8 +186,13 @@ def select(
 ) -> list[ClipPlan]:
     """Up to ``max_clips`` clips over the ``min_score`` floor, spread across topics,
     non-overlapping and ``min_gap_s`` apart, numbered 1..n in time order."""
+    return pick(candidates(transcript, rules, vectors=vectors, prosody=prosody), rules)
+
+
+def pick(pool: list[ClipPlan], rules: SelectionRules) -> list[ClipPlan]:
+    """:func:`select`'s choice among already scored candidates (``pool``)."""
     chosen = pick_apart(
-        candidates(transcript, rules, vectors=vectors, prosody=prosody),
+        pool,
         limit=rules.max_clips,
         min_gap_s=rules.min_gap_s,
         min_score=rules.min_score,

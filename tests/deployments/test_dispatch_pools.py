@@ -24,6 +24,7 @@ import pytest
 
 from tests.deployments.conftest import REPO, ClipflowEnv, prefect_deploy_args
 from tests.deployments.support import flow_runs, read_flow_run, task_runs, wait_for
+from tests.helpers import run_log
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -174,6 +175,15 @@ def test_pools_dispatch_renders_through_the_gpu_pool_and_a_rerun_reuses_it(
 
     figures = dispatch_overheads(parent_id, gpu_pool.deployment_id)
     assert len(figures) == len(report["clips"])
+    # The parent's log tells each clip's framing and render as it comes back from the pool.
+    told = run_log(parent_id)
+    n = len(report["clips"])
+    for clip in report["clips"]:
+        layout = clip["framing"]["layout"]
+        assert any(
+            line.startswith(f"framing clip {clip['index']}/{n}: layout {layout}") for line in told
+        )
+        assert any(line.startswith(f"render clip {clip['index']}/{n}: ") for line in told)
     print(f"\npools job wall {wall:.1f} s; per dispatched clip: {figures}")
 
     # A re-run of the same content: every dispatch is served from cache, no new gpu run.

@@ -91,7 +91,16 @@ def stages(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
                            ("dispatch_frame_render", dispatch)):  # fmt: skip
         monkeypatch.setattr(per_clip, name, stand_in)
     monkeypatch.setattr(per_clip, "localise", lambda outcome, src, settings: outcome)
-    return SimpleNamespace(frame=frame, render=render, check=check, dispatch=dispatch)
+    told: list[tuple[str, str, int, int]] = []
+    monkeypatch.setattr(
+        per_clip,
+        "finished",
+        lambda stage, summary, *, clip, clips: told.append((stage, summary, clip, clips)),
+    )
+    monkeypatch.setattr(per_clip, "framing_summary", lambda clip, framing: f"framed {framing}")
+    monkeypatch.setattr(per_clip, "render_summary", lambda rendered: f"rendered {rendered.index}")
+    monkeypatch.setattr(per_clip, "measured_summary", lambda measured: f"checked {measured}")
+    return SimpleNamespace(frame=frame, render=render, check=check, dispatch=dispatch, told=told)
 
 
 class _Progress:
@@ -149,3 +158,22 @@ def test_on_pools_a_cached_dispatch_costs_nothing(stages: SimpleNamespace) -> No
 def test_clip_files_travel_through_an_s3_output(stages: SimpleNamespace, out, store) -> None:
     _run("pools", out)
     assert [c["stage_store"] for c in stages.dispatch.calls] == [store] * len(CLIPS)
+
+
+def test_each_clip_stage_is_told_in_both_modes(stages: SimpleNamespace) -> None:
+    """Framing, render and QA of clip i of n reach the run log (and the CLI's progress) as the
+    records arrive, each with what its own record says; on the gpu pool framing and render are
+    told when the clip comes back."""
+    said = {"framing": "framed framing-{}", "render": "rendered {}", "qa": "checked measured-{}"}
+    _run("local")
+    assert stages.told == [
+        (stage, said[stage].format(i), i, 3)
+        for stage in ("framing", "render", "qa")
+        for i in (1, 2, 3)
+    ]
+    stages.told.clear()
+    _run("pools")
+    gpu = [
+        (stage, said[stage].format(i), i, 3) for i in (1, 2, 3) for stage in ("framing", "render")
+    ]
+    assert stages.told == gpu + [("qa", said["qa"].format(i), i, 3) for i in (1, 2, 3)]

@@ -21,7 +21,7 @@ from media.probe import probe
 from media.render import loudness
 from media.transcript.cues import parse_cues
 from tests.generated_media import sample_fixture
-from tests.helpers import moto_s3, sample_job_args
+from tests.helpers import moto_s3, progress_lines, run_log, sample_job_args
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -129,13 +129,17 @@ def test_rerun_finishes_from_cache_without_touching_the_first_job(
 ) -> None:
     _, out, job_dirs = first_job
     before = {p: p.stat().st_mtime_ns for p in job_dirs[0].rglob("*")}
-    code, stdout, _ = _run(
+    code, stdout, stderr = _run(
         capsys,
         *sample_job_args(sample, out),
     )
     assert code == 0
     second = Path(stdout.strip().splitlines()[-1])
     assert second != job_dirs[0] and second.parent == out
+    # stderr is not a terminal here: the plain progress lines, one per stage, the job last.
+    told = [m["stage"] for m in progress_lines(stderr)]
+    assert told[:3] == ["ingest", "transcript", "selection"]
+    assert told[-3:] == ["verdict", "cost", "publish"]
     report = json.loads((second / "report.json").read_text())
     # Cached stages cost nothing now: no frame or render work was done again.
     stages = {i["stage"] for i in report["cost"]["items"]}
@@ -310,6 +314,33 @@ def test_cli_end_to_end_in_a_subprocess(first_job, sample, tmp_path) -> None:
     first = json.loads((first_job[2][0] / "report.json").read_text())
     assert [c["path"] for c in report["clips"]] == [c["path"] for c in first["clips"]]
     assert "render" not in {i["stage"] for i in report["cost"]["items"]}
+    _check_plain_progress(done.stderr, report, job_dir)
+
+
+def _check_plain_progress(stderr: str, report: dict, job_dir: Path) -> None:
+    """The progress of a real run whose stderr is a pipe: one parseable line per stage and per
+    clip of each per-clip stage, in the order they ran, the time only going forward, and an
+    estimate of what is left while clip work remains."""
+    lines = progress_lines(stderr)
+    n = len(report["clips"])
+    expected = (
+        [("ingest", "-"), ("transcript", "-"), ("selection", "-")]
+        + [(stage, f"{i}/{n}") for stage in ("framing", "render", "qa") for i in range(1, n + 1)]
+        + [("verdict", "-"), ("cost", "-"), ("publish", "-")]
+    )
+    assert [(m["stage"], m["clip"]) for m in lines] == expected
+    elapsed = [float(m["elapsed"]) for m in lines]
+    assert elapsed == sorted(elapsed)
+    stamps = [m["t"] for m in lines]
+    assert stamps == sorted(stamps)
+    clip_lines = [m for m in lines if m["clip"] != "-"]
+    assert all(m["left"].isdigit() for m in clip_lines[:-1])
+    assert clip_lines[-1]["left"] == "-"  # the last clip's QA: no clip work left to estimate
+    assert all(m["left"] == "-" for m in lines if m["clip"] == "-")
+    src = report["source"]
+    ingest = lines[0]["summary"]
+    assert f"{src['duration_s']:.1f} s, {src['width']}×{src['height']}" in ingest
+    assert lines[-1]["summary"] == str(job_dir)
 
 
 def test_artifacts_with_the_expected_keys_exist(first_job) -> None:
@@ -332,6 +363,65 @@ def test_artifacts_with_the_expected_keys_exist(first_job) -> None:
     assert str(job_dirs[0] / "report.html") in by_key[f"job-{job_id}"].data
     qa_rows = json.loads(by_key[f"qa-{job_id}"].data)
     assert [r["check"] for r in qa_rows] == [c["name"] for c in report["qa"]["checks"]]
+
+
+def test_the_flow_run_logs_what_each_stage_found(first_job) -> None:
+    """Each stage's findings are in the flow run's log (INFO, sent to the API although the CLI
+    keeps the console at WARNING), and they agree with the report."""
+    from blocks.settings import PipelineSettings
+    from tasks import jobs
+
+    _, _, job_dirs = first_job
+    report = json.loads((job_dirs[0] / "report.json").read_text())
+    flow_run_id = jobs.get_job(PipelineSettings().job_database_url, job_dirs[0].name).flow_run_id
+    assert flow_run_id
+    lines = run_log(flow_run_id)
+
+    def said(label: str) -> str:
+        found = [
+            line for line in lines if line.startswith(f"{label}: ") and line != f"{label}: started"
+        ]
+        assert len(found) == 1, (label, lines)
+        return found[0]
+
+    src = report["source"]
+    assert said("ingest") == (
+        f"ingest: {Path(src['uri']).name}: {src['duration_s']:.1f} s, {src['width']}×"
+        f"{src['height']} at {src['fps']:.2f} fps, audio aac 48000 Hz 1 ch"
+    )
+    heard = report["transcript"]
+    assert said("transcript").startswith(f"transcript: vtt: {heard['words']} words in ") and said(
+        "transcript"
+    ).endswith(f"speakers {', '.join(heard['speakers'])}")
+    picked = said("selection")
+    n = len(report["clips"])
+    assert picked.startswith(f"selection: offline: {n} clip") and " candidates (scores " in picked
+    for clip in report["clips"]:
+        i = clip["index"]
+        assert (
+            f"clip {i} {clip['start_s']:.2f}–{clip['end_s']:.2f} s score {clip['score']:.3f} "
+            f"speaker {clip['speaker']}"
+        ) in picked
+        assert said(f"framing clip {i}/{n}").startswith(
+            f"framing clip {i}/{n}: layout {clip['framing']['layout']}"
+        )
+        assert f"speaker {clip['speaker']}" in said(f"framing clip {i}/{n}")
+        assert " LUFS after " in said(f"render clip {i}/{n}")
+        qa = clip["qa"]
+        assert said(f"qa clip {i}/{n}").startswith(
+            f"qa clip {i}/{n}: {qa['integrated_lufs']:.2f} LUFS, true peak "
+            f"{qa['true_peak_dbtp']:.2f} dBTP, face centred {100 * qa['face_centered_ratio']:.0f} %"
+        )
+    checks = report["qa"]["checks"]
+    assert said("verdict") == (
+        f"verdict: passed ({len(checks)} checks), LU spread {report['qa']['lu_spread']:.2f}; "
+        + ", ".join(f"clip {c['index']} passed" for c in report["clips"])
+    )
+    assert said("cost").startswith(f"cost: ${report['cost']['total_usd']:.6f} (ingest $")
+    assert said("publish") == f"publish: {job_dirs[0]}"
+    # Each job-level stage said when it started, before what it found.
+    for stage in ("ingest", "transcript", "selection", "verdict", "publish"):
+        assert lines.index(f"{stage}: started") < lines.index(said(stage))
 
 
 def test_the_cost_ledger_adds_up_and_is_checked(first_job) -> None:
@@ -369,9 +459,12 @@ def test_qa_failure_exits_1_keeps_the_clips_and_records_qa_failed(
         "1",
         "--out",
         str(tmp_path),
+        "--quiet",
     )
     assert code == 1, stderr
+    # --quiet: no progress, but the failure is still said.
     assert "QA failed" in stderr and "cost" in stderr
+    assert "clipflow: progress" not in stderr
     job_dir = Path(stdout.strip().splitlines()[-1])
     report = json.loads((job_dir / "report.json").read_text())
     assert report["qa"]["passed"] is False
