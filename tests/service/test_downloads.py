@@ -8,24 +8,18 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import httpx
 
 from blocks.settings import PipelineSettings
 from deployments.service.downloads import Downloads, local_file
+from tests.faults.support import s3 as moto_s3
 
 
 def test_an_s3_clip_gets_a_presigned_url_that_downloads_it(s3_server: str) -> None:
     settings = PipelineSettings(
         s3_endpoint_url=s3_server, aws_access_key_id="testing", aws_secret_access_key="testing"
     )
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=s3_server,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
+    s3 = moto_s3(s3_server)
     s3.create_bucket(Bucket="clipflow-out")
     s3.put_object(Bucket="clipflow-out", Key="jobs/j1/clips/clip-01.mp4", Body=b"\0\0\0\x18ftyp")
     url = Downloads(b"k", 600, settings).url("j1", "s3://clipflow-out/jobs/j1", "clips/clip-01.mp4")
