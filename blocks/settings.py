@@ -51,6 +51,19 @@ class PipelineSettings(BaseSettings):
         description="SQLAlchemy URL of the job database; default sqlite:///<home>/jobs.sqlite.",
     )
 
+    # --- what runs may read and write (docs/ARCHITECTURE.md, "Orchestration") -----------
+    allowed_roots: list[Path] = Field(
+        default_factory=list,
+        json_schema_extra=LOCAL,
+        description="Local folders that runs started through a deployment (the API, the UI, "
+        "events) may read sources from and write jobs to; the CLI's own runs may use any path.",
+    )
+    allowed_s3: list[str] = Field(
+        default_factory=list,
+        json_schema_extra=LOCAL,
+        description="s3://bucket/prefix locations that deployment runs may read and write.",
+    )
+
     # --- clip selection ------------------------------------------------------------------------
     max_clips: int = Field(5, ge=1, le=20, description="Most clips a job delivers.")
     min_clip_s: float = Field(15.0, ge=3.0, le=120.0, description="Shortest clip, seconds.")

@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from flows.service_cli import add_commands, cmd_keys, cmd_serve
+
 EXIT_OK, EXIT_QA_FAILED, EXIT_REJECTED, EXIT_INTERNAL = 0, 1, 2, 3
 
 
@@ -63,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     sample_cmd.add_argument("--minutes", type=float, default=2.0)
     sample_cmd.add_argument("--out", default="out/sample.mp4", help="the .mp4 to write (+ .vtt)")
     sample_cmd.add_argument("--seed", type=int, default=0)
+    add_commands(sub)  # serve, keys
     return p
 
 
@@ -251,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         "plan": cmd_plan,
         "transcribe": cmd_transcribe,
         "sample": cmd_sample,
+        "serve": cmd_serve,
+        "keys": cmd_keys,
     }[args.command]
     return handler(args)
 

@@ -28,6 +28,7 @@ from media.selection.candidates import ClipPlan, boundary_clean
 from media.selection.plan_file import plan_document
 from media.transcript.records import Transcript
 from tasks import disk, stage_log
+from tasks.allowlist import check_deployment_run
 from tasks.artifacts import ClipProgress
 from tasks.costs import Costed, CostLedger, s3_write_costs
 from tasks.failures import quiet_explained_failures
@@ -238,6 +239,9 @@ def process_video(
     job = JobRun.open(job_id or job_id_of_this_run(), source, out, settings)
     request = JobRequest(source, transcript, out, max_clips, llm_block, plan_file, dispatch)
     with job.recording_failures(settings.work_dir):
+        # A deployment run (API, UI, events) reads and writes only where the settings allow.
+        where = {"source": source, "transcript": transcript, "out": out, "plan_file": plan_file}
+        check_deployment_run(where, settings)
         result = _run(job, request, settings, rates)
     if result.status == JobStatus.QA_FAILED:
         raise QAError(

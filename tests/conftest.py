@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import secrets
 import shutil
@@ -30,6 +31,12 @@ for _var in [
 ]:
     del os.environ[_var]  # a developer's own settings must not change what tests see
 atexit.register(shutil.rmtree, _TEST_HOME, ignore_errors=True)
+# Deployment runs read and write only where the settings allow (tasks/allowlist.py): the tests'
+# runs use temporary folders, the checkout (a relative `out`) and buckets of any name on moto.
+os.environ["CLIPFLOW_ALLOWED_ROOTS"] = json.dumps(
+    [tempfile.gettempdir(), str(Path(__file__).resolve().parents[1])]
+)
+os.environ["CLIPFLOW_ALLOWED_S3"] = json.dumps(["s3://*/"])
 
 REAL_MEDIA_ENV = "CLIPFLOW_REAL_MEDIA"
 

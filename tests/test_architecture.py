@@ -15,7 +15,17 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 # Lower layers never import higher ones; flows and deployments are the top, side by side.
-LAYERS = {"media": 0, "blocks": 1, "qa": 2, "tasks": 3, "flows": 4, "deployments": 4}
+# clipflow (the API's client and wire schema) stands apart: anyone may import it, it imports
+# nothing of the project (test_the_client_imports_nothing_of_the_project).
+LAYERS = {
+    "clipflow": 0,
+    "media": 0,
+    "blocks": 1,
+    "qa": 2,
+    "tasks": 3,
+    "flows": 4,
+    "deployments": 4,
+}
 MAX_LINES = 400
 
 
@@ -143,6 +153,18 @@ def test_the_circle_finder_finds_a_hidden_circle() -> None:
 def test_module_is_small(module: str) -> None:
     lines = len(SOURCES[module].read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{SOURCES[module].relative_to(REPO)}: {lines} lines (> {MAX_LINES})"
+
+
+def test_the_client_imports_nothing_of_the_project() -> None:
+    """``clipflow.client`` runs in other people's systems: httpx and pydantic, nothing else."""
+    inward = sorted(
+        f"{m} imports {t}"
+        for m, targets in GRAPH.items()
+        if m.split(".")[0] == "clipflow"
+        for t in targets
+        if t.split(".")[0] != "clipflow"
+    )
+    assert not inward, inward
 
 
 def test_media_imports_no_prefect() -> None:

@@ -22,6 +22,7 @@ from tasks.jobs.repository import (
     finish_job,
     get_job,
     job_id_for_run,
+    jobs_of_flow_runs,
     jsonable,
     new_job_id,
     record_clips,
@@ -29,6 +30,7 @@ from tasks.jobs.repository import (
     record_qa,
     start_job,
 )
+from tasks.jobs.service_tables import Role
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -37,6 +39,7 @@ __all__ = [
     "JobNotFoundError",
     "JobRecord",
     "JobStatus",
+    "Role",
     "alembic_config",
     "dispose_engine",
     "ensure_schema",
@@ -45,6 +48,7 @@ __all__ = [
     "get_engine",
     "get_job",
     "job_id_for_run",
+    "jobs_of_flow_runs",
     "jsonable",
     "new_job_id",
     "record_clips",

@@ -118,3 +118,9 @@ def migrated(db: Database) -> sa.Engine:
         with _ENGINES_LOCK:
             _MIGRATED.add(db)
     return engine
+
+
+def reader(db: Database) -> sa.Engine:
+    """:func:`migrated`, for reading only: on SQLite a deferred transaction, which under WAL
+    never waits for a writer (writers take the write lock up front)."""
+    return migrated(db).execution_options(sqlite_begin="DEFERRED")

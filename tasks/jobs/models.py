@@ -24,6 +24,7 @@ class JobStatus(StrEnum):
     QA_FAILED = "qa_failed"
     REJECTED = "rejected"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # by its client, through `clipflow serve` (DELETE /api/v1/jobs/{id})
 
 
 class JobNotFoundError(ClipflowError, LookupError):

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tasks.jobs.engine import Database, migrated
+from tasks.jobs.engine import Database, migrated, reader
 from tasks.jobs.models import Base, Clip, CostItem, Job, JobNotFoundError, JobStatus, QACheck
 
 
@@ -243,13 +243,9 @@ def record_costs(db: Database, job_id: str, items: Iterable[Mapping[str, Any] | 
 # --- reading ----------------------------------------------------------------------------------
 
 
-def _reader(db: Database) -> sa.Engine:
-    return migrated(db).execution_options(sqlite_begin="DEFERRED")
-
-
 def get_job(db: Database, job_id: str) -> JobRecord:
     """The job with its clips, QA checks and cost items; JobNotFoundError if unknown."""
-    with Session(_reader(db)) as session:
+    with Session(reader(db)) as session:
         return _to_record(_get(session, job_id))
 
 
@@ -265,6 +261,16 @@ def find_succeeded(db: Database, source_sha256: str, settings_hash: str) -> JobR
         .order_by(Job.finished_at.desc(), Job.id.desc())
         .limit(1)
     )
-    with Session(_reader(db)) as session:
+    with Session(reader(db)) as session:
         job = session.scalars(query).first()
         return _to_record(job) if job is not None else None
+
+
+def jobs_of_flow_runs(db: Database, flow_run_ids: Iterable[str]) -> dict[str, JobRecord]:
+    """The job rows of these flow runs (those that have one), by flow run id."""
+    ids = [str(i) for i in flow_run_ids]
+    if not ids:
+        return {}
+    query = sa.select(Job).where(Job.flow_run_id.in_(ids))
+    with Session(reader(db)) as session:
+        return {str(job.flow_run_id): _to_record(job) for job in session.scalars(query)}

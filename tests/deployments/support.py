@@ -108,6 +108,9 @@ def prefect_server_stack(
         "CLIPFLOW_HOME": str(root / "clipflow-home"),
         "CLIPFLOW_CODE_DIR": str(REPO),
         "CLIPFLOW_DATABASE_URL": job_db_url,
+        # Where deployment runs may read and write (tests/conftest.py: temporary folders).
+        "CLIPFLOW_ALLOWED_ROOTS": os.environ["CLIPFLOW_ALLOWED_ROOTS"],
+        "CLIPFLOW_ALLOWED_S3": os.environ["CLIPFLOW_ALLOWED_S3"],
     }
     try:
 

@@ -12,6 +12,7 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 
 from tasks.jobs.models import Base
+from tasks.jobs.service_tables import ApiKey  # noqa: F401 - its tables join Base.metadata
 
 config = context.config
 target_metadata = Base.metadata
