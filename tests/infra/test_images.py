@@ -225,3 +225,24 @@ def _wait_for_health(name: str, *, until: set[str], within_s: float) -> list[str
         time.sleep(2)
         seen.append(_health(name))
     return seen
+
+
+def test_gpu_image_builds_to_the_end_on_a_plain_base() -> None:
+    """Every step of gpu.Dockerfile on the Debian base (NVIDIA's base is out of reach here):
+    Debian's ffmpeg has h264_nvenc too (the build checks it), the user, both Whisper models.
+    What only NVIDIA's base adds, the CUDA and cuDNN libraries, needs a GPU machine."""
+    reason = _why_not()
+    if reason:
+        pytest.skip(reason)
+    base = build_sh("base").stdout.strip().splitlines()[-1]
+    image = build_sh("images", "--base-gpu", base, "--tag", TAG, "gpu").stdout.split()[-1]
+    assert image == f"clipflow-gpu:{TAG}"
+    check = (
+        "import os; from media.transcript import whisper_models as w; "
+        "print(os.getuid(), [m.name for m in (w.TINY_EN, w.BASE) if w.installed(m)])"
+    )
+    assert build_sh("run", image, "python", "-c", check).stdout.strip() == (
+        f"{UID} ['tiny.en', 'base']"
+    )
+    encoders = build_sh("run", image, "ffmpeg", "-hide_banner", "-encoders").stdout
+    assert "h264_nvenc" in encoders and "libx264" in encoders
