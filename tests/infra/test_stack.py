@@ -70,7 +70,7 @@ def test_job_submitted_through_the_api_completes_in_the_worker_container(
     make_sample(data / "sample.mp4", minutes=1.5, seed=3)
     docker("run", "-d", "--name", worker, "--network", "host", "-v", f"{data}:/data",
            "-e", f"PREFECT_API_URL={api}", "-e", f"CLIPFLOW_DATABASE_URL={jobs_db}",
-           "-e", "PREFECT_WORKER_QUERY_SECONDS=2",
+           "-e", "PREFECT_WORKER_QUERY_SECONDS=2", "-e", 'CLIPFLOW_ALLOWED_ROOTS=["/data"]',
            "-e", f"PREFECT_WORKER_WEBSERVER_PORT={_free_port()}", image)  # fmt: skip
 
     deployment = _api(f"{api}/deployments/name/process-video/process-video")
