@@ -1,15 +1,19 @@
 """The production stack's parts on one host, from the cpu image, on the host network.
 
-A Prefect server container on the machine's own PostgreSQL, the set-up compose runs (work
-pools, block types, `prefect deploy --all`), and a cpu worker container; one job submitted
-through Prefect's REST API runs in the worker container and keeps the output contract. The
-job API service (issue 15), server authentication and S3 are not part of this yet.
+A Prefect server container with basic authentication on the machine's own PostgreSQL, the
+set-up compose runs (work pools, block types, `prefect deploy --all`), and a cpu worker
+container; one job submitted through Prefect's REST API runs in the worker container and keeps
+the output contract. The job API service (`clipflow serve`), S3 and a worker killed mid-job
+are not part of this yet.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -33,9 +37,15 @@ pytestmark = pytest.mark.slow
 __all__ = ["containers", "pg_databases"]  # fixtures used here
 
 
-def _api(url: str, body: dict[str, Any] | None = None) -> Any:
+AUTH = f"clipflow:{secrets.token_hex(8)}"  # the server's basic auth, as compose sets it
+
+
+def _api(url: str, body: dict[str, Any] | None = None, *, auth: str | None = AUTH) -> Any:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
+    request = urllib.request.Request(url, data=data, headers=headers)
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
@@ -54,7 +64,8 @@ def test_job_submitted_through_the_api_completes_in_the_worker_container(
     server, worker = f"clipflow-stack-server-{port}", f"clipflow-stack-worker-{port}"
     containers += [worker, server]
     docker("run", "-d", "--name", server, "--network", "host", "--no-healthcheck",
-           "-e", f"PREFECT_API_DATABASE_CONNECTION_URL={prefect_db}", image,
+           "-e", f"PREFECT_API_DATABASE_CONNECTION_URL={prefect_db}",
+           "-e", f"PREFECT_SERVER_API_AUTH_STRING={AUTH}", image,
            "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port))  # fmt: skip
     _wait_for_url(f"{api}/health", within_s=240)
     setup = (
@@ -62,14 +73,17 @@ def test_job_submitted_through_the_api_completes_in_the_worker_container(
         "prefect block register -m blocks.prefect_blocks && "
         "prefect deploy --all --no-prompt"
     )
-    build_sh("run", "-e", f"PREFECT_API_URL={api}", "--", image, "sh", "-ec", setup)
+    with pytest.raises(urllib.error.HTTPError, match="401"):
+        _api(f"{api}/deployments/filter", {}, auth=None)
+    client_env = ("-e", f"PREFECT_API_URL={api}", "-e", f"PREFECT_API_AUTH_STRING={AUTH}")
+    build_sh("run", *client_env, "--", image, "sh", "-ec", setup)
 
     data = tmp_path / "data"
     data.mkdir(mode=0o777)
     data.chmod(0o777)
     make_sample(data / "sample.mp4", minutes=1.5, seed=3)
     docker("run", "-d", "--name", worker, "--network", "host", "-v", f"{data}:/data",
-           "-e", f"PREFECT_API_URL={api}", "-e", f"CLIPFLOW_DATABASE_URL={jobs_db}",
+           *client_env, "-e", f"CLIPFLOW_DATABASE_URL={jobs_db}",
            "-e", "PREFECT_WORKER_QUERY_SECONDS=2", "-e", 'CLIPFLOW_ALLOWED_ROOTS=["/data"]',
            "-e", f"PREFECT_WORKER_WEBSERVER_PORT={_free_port()}", image)  # fmt: skip
 
