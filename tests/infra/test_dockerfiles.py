@@ -9,6 +9,7 @@ directory counts).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import tomllib
@@ -52,11 +53,17 @@ def dockerfile_problems(text: str, uv_version: str) -> list[str]:
     """What is wrong with a Dockerfile by this project's rules (empty when nothing is)."""
     steps = instructions(text)
     problems: list[str] = []
-    if not steps or steps[0][0] != "FROM":
-        problems.append(f"first instruction is {steps[0][0] if steps else 'nothing'}, not FROM")
+    # ARGs before the first FROM are the only instructions Docker allows there (the base image)
+    pre = list(itertools.takewhile(lambda s: s[0] == "ARG", steps))
+    if len(steps) == len(pre) or steps[len(pre)][0] != "FROM":
+        first = steps[len(pre)][0] if len(steps) > len(pre) else "nothing"
+        problems.append(f"first instruction is {first}, not FROM")
+    base_args = dict(a.split("=", 1) for _, a in pre if "=" in a)
     for keyword, args in steps:
         if keyword == "FROM":
-            image = args.split()[0]
+            image = re.sub(
+                r"\$\{?(\w+)\}?", lambda m: base_args.get(m.group(1), ""), args.split()[0]
+            )
             name, _, tag = image.rpartition("/")[2].partition(":")
             if "@sha256:" not in image and (not tag or tag == "latest"):
                 problems.append(f"FROM {image}: pin a tag other than latest")
@@ -121,6 +128,10 @@ CMD ["prefect", "worker", "start", "--pool", "cpu"]
         (("FROM python:3.11-slim-bookworm", "FROM python:latest"), "pin a tag"),
         (("FROM python:3.11-slim-bookworm", "FROM python"), "pin a tag"),
         (("FROM python:3.11-slim-bookworm\n", "ENV X=1\nFROM python:3.11\n"), "first instruction"),
+        (("FROM python:3.11-slim-bookworm", "ARG B=python\nFROM ${B}"), "pin a tag"),
+        (("FROM python:3.11-slim-bookworm", "ARG B\nFROM $B"), "pin a tag"),
+        (("FROM python:3.11-slim-bookworm", "ARG B=python:3.11-slim\nFROM ${B}"), None),
+        (("FROM python:3.11-slim-bookworm", "ARG B=python:3.11-slim"), "first instruction"),
         (("COPY . .", "ADD https://x.example/uv.tgz /opt/"), "ADD of a URL"),
         (("ARG UV_VERSION=0.13.8", "ARG UV_VERSION=0.9.0"), "dev has"),
         (("uv sync --frozen --no-dev", "uv sync"), "--frozen --no-dev"),
@@ -167,7 +178,8 @@ def test_user_is_the_uid_the_kubernetes_manifests_expect(stage: str) -> None:
 
 def test_gpu_image_has_nvenc_and_the_multilingual_speech_models() -> None:
     steps = parse("gpu")
-    assert steps[0][1].startswith("nvidia/cuda:") and "cudnn" in steps[0][1]
+    assert base_image_default("gpu").startswith("nvidia/cuda:")
+    assert "cudnn" in base_image_default("gpu")
     # the build itself fails unless Ubuntu's ffmpeg lists h264_nvenc
     assert any(k == "RUN" and "grep -q h264_nvenc" in a for k, a in steps)
     envs = " ".join(a for k, a in steps if k == "ENV")
@@ -177,8 +189,39 @@ def test_gpu_image_has_nvenc_and_the_multilingual_speech_models() -> None:
         "optional-dependencies"
     ]
     assert "multilingual" in extras
-    syncs = [a for k, a in steps if k == "RUN" and "uv sync" in a]
-    assert syncs and all("--extra multilingual" in a for a in syncs)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_both_images_have_the_multilingual_speech_models(stage: str) -> None:
+    syncs = [a for k, a in parse(stage) if k == "RUN" and "uv sync" in a]
+    assert len(syncs) == 2 and all("--extra multilingual" in a for a in syncs)
+
+
+def base_image_default(stage: str) -> str:
+    steps = parse(stage)
+    assert steps[1] == ("FROM", "${BASE_IMAGE}"), "the base image is not the BASE_IMAGE argument"
+    name, _, default = steps[0][1].partition("=")
+    assert steps[0][0] == "ARG" and name == "BASE_IMAGE"
+    return default
+
+
+def test_cpu_image_defaults_to_the_official_python_image() -> None:
+    assert base_image_default("cpu") == "python:3.11-slim-bookworm"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_health_check_asks_the_workers_health_server(stage: str) -> None:
+    steps = parse(stage)
+    cmd = json.loads([a for k, a in steps if k == "CMD"][-1])
+    assert "--with-healthcheck" in cmd
+    checks = [a for k, a in steps if k == "HEALTHCHECK"]
+    assert len(checks) == 1
+    options, _, command = checks[0].partition(" CMD ")
+    argv = json.loads(command)
+    assert argv[:2] == ["python", "-c"] and "/health" in argv[2]
+    # the worker serves on PREFECT_WORKER_WEBSERVER_PORT, 8080 unless set
+    assert "PREFECT_WORKER_WEBSERVER_PORT" in argv[2] and "'8080'" in argv[2]
+    assert re.search(r"--start-period=\d+s", options)
 
 
 # --- build context ---------------------------------------------------------------------------

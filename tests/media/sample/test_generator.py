@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -159,6 +160,21 @@ def made(tmp_path_factory):
     again = make_sample(root / "b" / "talk.mp4", minutes=MINUTES, workdir=work)
     other = make_sample(root / "c" / "talk.mp4", minutes=MINUTES, seed=1, workdir=work)
     return first, again, other
+
+
+def test_sample_lands_on_another_filesystem_than_its_work_folder(tmp_path_factory):
+    """As in a container whose output folder is a mounted volume and /tmp is not."""
+    work = generator_workdir(tmp_path_factory)
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == work.stat().st_dev:
+        pytest.skip("no second filesystem (/dev/shm) beside the work folder")
+    out = Path(tempfile.mkdtemp(prefix="clipflow-sample-test-", dir=shm))
+    try:
+        rec = make_sample(out / "talk.mp4", minutes=MINUTES, workdir=work)
+        assert probe(rec.video_path).duration_s == pytest.approx(MINUTES * 60, abs=1.0)
+        assert sorted(p.name for p in out.iterdir()) == ["talk.mp4", "talk.vtt"]
+    finally:
+        shutil.rmtree(out)
 
 
 def test_streams(made):
