@@ -9,7 +9,6 @@ from media import ffmpeg
 from media.errors import MediaError
 from media.framing import centerface, highlight
 from media.framing.detection import Image, mouth_motion, to_grey
-from media.framing.highlight import Rect
 from media.framing.shots import (
     Signature,
     block_std,
@@ -19,7 +18,7 @@ from media.framing.shots import (
     signature,
     step_index,
 )
-from media.framing.tracks import Analysis, FaceObs, Sample
+from media.framing.tracks import Analysis, FaceObs, Outline, Sample
 
 # --- analysis: one ffmpeg pipe per clip ----------------------------------------------------
 
@@ -87,7 +86,7 @@ def analyse_window(
         np.frombuffer(buf, dtype=np.uint8).reshape(h, w, 3)
         for buf in ffmpeg.stream(argv, frame_bytes=w * h * 3)
     )
-    outlines: list[Rect | None] = []
+    outlines: list[Outline | None] = []
     for i, image in enumerate(frames):
         grey, boxes = to_grey(image), centerface.detect_faces(image)
         outlines.append(highlight.scaled(highlight.outline_rect(image), sx, sy))

@@ -16,9 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from media.framing.speakers import MIN_HOLD_S, Focus, runs_to_turns
-from media.framing.tracks import Track
-
-Rect = tuple[float, float, float, float]  # x, y, w, h
+from media.framing.tracks import Outline, Track
 
 # A vivid pixel: saturated and bright (HSV, OpenCV's 0-255 scale). Camera footage rarely has
 # long straight runs of such pixels; an outline is one.
@@ -35,7 +33,7 @@ MAX_INSIDE_FILL = 0.5
 MIN_OUTLINED_SHARE = 0.3
 
 
-def outline_rect(image: npt.NDArray[np.uint8]) -> Rect | None:
+def outline_rect(image: npt.NDArray[np.uint8]) -> Outline | None:
     """The box (image pixels) of the largest vivid rectangular outline in a BGR frame, or None.
 
     Connected vivid pixels (8-connected) whose box is at least :data:`MIN_SIDE` of the frame
@@ -49,7 +47,7 @@ def outline_rect(image: npt.NDArray[np.uint8]) -> Rect | None:
     hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
     vivid = ((hsv[..., 1] >= MIN_SATURATION) & (hsv[..., 2] >= MIN_VALUE)).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(vivid, connectivity=8)
-    best: Rect | None = None
+    best: Outline | None = None
     for k in range(1, n):
         x, y, bw, bh, _ = (int(v) for v in stats[k])
         if bw < MIN_SIDE * w or bh < MIN_SIDE * h or bw * bh >= 0.95 * w * h:
@@ -76,7 +74,7 @@ def _is_frame(mask: npt.NDArray[np.bool_], band: int = 3) -> bool:
     return inside.size > 0 and float(inside.mean()) <= MAX_INSIDE_FILL
 
 
-def scaled(rect: Rect | None, sx: float, sy: float) -> Rect | None:
+def scaled(rect: Outline | None, sx: float, sy: float) -> Outline | None:
     """``rect`` from analysis pixels to source pixels."""
     if rect is None:
         return None
@@ -84,7 +82,7 @@ def scaled(rect: Rect | None, sx: float, sy: float) -> Rect | None:
     return (round(x * sx, 1), round(y * sy, 1), round(w * sx, 1), round(h * sy, 1))
 
 
-def outlined_track(rect: Rect | None, tracks: Sequence[Track], i: int) -> int | None:
+def outlined_track(rect: Outline | None, tracks: Sequence[Track], i: int) -> int | None:
     """The id of the one track whose face centre lies inside ``rect`` at sample ``i``."""
     if rect is None:
         return None
@@ -96,7 +94,7 @@ def outlined_track(rect: Rect | None, tracks: Sequence[Track], i: int) -> int | 
 
 
 def turns_from_outline(
-    outlines: Sequence[Rect | None],
+    outlines: Sequence[Outline | None],
     tracks: Sequence[Track],
     times: npt.NDArray[np.float64],
     fps: float,

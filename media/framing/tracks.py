@@ -19,6 +19,10 @@ from media.framing.detection import Box
 Hit = tuple[int, Box, float]
 
 
+# A box x, y, w, h in source pixels: where a call app outlines the tile of whoever speaks.
+Outline = tuple[float, float, float, float]
+
+
 @dataclass(frozen=True, slots=True)
 class FaceObs:
     """One detected face in one sample: box in source pixels, mouth motion vs the last sample."""
@@ -47,8 +51,8 @@ class Analysis:
     cuts: tuple[float, ...] = ()  # clip times where a new shot starts (media.framing.shots)
     flat: tuple[float, ...] = ()  # per sample: share of flat picture (screen content)
     sharp: tuple[float, ...] = ()  # per sample: share of hard edges away from faces (text)
-    # per sample: a call app's active-speaker outline (x, y, w, h; source pixels), else None
-    outlines: tuple[tuple[float, float, float, float] | None, ...] = ()
+    # per sample: a call app's active-speaker outline (media.framing.highlight), else None
+    outlines: tuple[Outline | None, ...] = ()
 
     @property
     def times(self) -> npt.NDArray[np.float64]:
