@@ -137,6 +137,11 @@ def test_sign_in_submit_watch_and_play(start_server, tmp_path, browser) -> None:
     new_id = queued.get_attribute("data-job")
     assert new_id not in (done.id, broken.id)
     assert browser.switch_to.active_element.get_attribute("href").endswith(f"#job/{new_id}")
+    with ClipflowClient(served.url, key) as api:  # the list changes under the keyboard user
+        another = api.submit(str(recording), idempotency_key="another")
+    find(f'#jobs [data-job="{another.id}"]')
+    focused = browser.switch_to.active_element.get_attribute("href")
+    assert focused.endswith(f"#job/{new_id}"), "a poll that changes the list keeps the focus"
 
     browser.switch_to.active_element.send_keys(Keys.ENTER)  # open it with the keyboard
     find("#cancel").click()

@@ -141,21 +141,34 @@ function costChart(jobs, budget) {
   return svg;
 }
 
+// Poll results replace a list only when it changed, and keep the keyboard focus on the same job:
+// re-rendering every poll would throw a keyboard user's focus (and a screen reader's place) away.
+function replaceList(container, nodes) {
+  const fresh = document.createElement(container.tagName);
+  fresh.append(...nodes);
+  if (fresh.innerHTML === container.innerHTML) return;
+  const focused = container.contains(document.activeElement)
+    ? document.activeElement.closest("[data-job]")?.dataset.job
+    : null;
+  container.replaceChildren(...fresh.childNodes);
+  if (focused) container.querySelector(`[data-job="${focused}"] a`)?.focus();
+}
+
 async function loadJobs() {
   const [page, costs] = await Promise.all([
     api("/api/v1/jobs?limit=100"),
     api("/api/v1/costs"),
   ]);
-  $("jobs").replaceChildren(...page.jobs.map(jobItem));
-  if (!page.jobs.length) $("jobs").append(el("li", { class: "hint", text: "No jobs yet." }));
+  replaceList($("jobs"), page.jobs.length
+    ? page.jobs.map(jobItem)
+    : [el("li", { class: "hint", text: "No jobs yet." })]);
   const failed = page.jobs.filter((j) => ["failed", "rejected", "qa_failed"].includes(j.state));
-  $("failed").replaceChildren(
-    ...failed.map((j) =>
+  replaceList($("failed"), failed.length
+    ? failed.map((j) =>
       el("li", { "data-job": j.id }, stateChip(j.state), " ",
-        el("a", { href: `#job/${j.id}`, text: j.source }), el("div", { text: j.error || "" }))),
-  );
-  if (!failed.length) $("failed").append(el("li", { class: "hint", text: "None." }));
-  $("cost-chart").replaceChildren(costChart(page.jobs, costs.budget_usd));
+        el("a", { href: `#job/${j.id}`, text: j.source }), el("div", { text: j.error || "" })))
+    : [el("li", { class: "hint", text: "None." })]);
+  replaceList($("cost-chart"), [costChart(page.jobs, costs.budget_usd)]);
   $("jobs-updated").textContent = `Updated ${new Date().toLocaleTimeString()}`;
 }
 
