@@ -3,10 +3,14 @@ worker with a concurrency limit takes to drain the queued jobs. Reported, not as
 
     .venv/bin/python -m tests.benchmarks.serve_load [--submissions 100] [--threads 10]
         [--jobs 50] [--concurrency 2] [--minutes 0.5]
+        [--prefect-database postgresql+asyncpg://postgres@127.0.0.1:5432/prefect_load]
+        [--job-database postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
-It starts its own Prefect server (Prefect's test harness), deploys ``process-video`` from the
-real entrypoint on a process pool limited to ``--concurrency`` runs, serves the app under
-uvicorn, then:
+It starts its own Prefect server (Prefect's test harness on SQLite, or with
+``--prefect-database`` a ``prefect server start`` on that database, as compose and Helm run it:
+the database must exist and is used as it is), deploys ``process-video`` from the real
+entrypoint on a process pool limited to ``--concurrency`` runs, serves the app under uvicorn
+(the job database is a SQLite file unless ``--job-database`` names one), then:
 
 1. submits ``--submissions`` jobs from ``--threads`` threads (each with its own idempotency
    key; the rate limit raised out of the way) and reads each back, timing every call; the
@@ -18,6 +22,7 @@ uvicorn, then:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import contextvars
 import os
 import statistics
@@ -26,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -43,6 +49,30 @@ def _timed(call, *args, **kwargs):  # type: ignore[no-untyped-def]
     return result, time.perf_counter() - started
 
 
+@contextlib.contextmanager
+def _prefect_server(root: Path, database_url: str | None) -> Iterator[None]:
+    """Prefect's test harness (a SQLite server), or ``prefect server start`` on
+    ``database_url`` with this process's client pointed at it."""
+    if database_url is None:
+        from prefect.testing.utilities import prefect_test_harness
+
+        with prefect_test_harness(server_startup_timeout=120):
+            yield
+        return
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from tests.deployments.support import prefect_server_stack
+
+    with prefect_server_stack(
+        root,
+        job_db_url="unused",
+        what="the Prefect server on its database",
+        server_env={"PREFECT_SERVER_DATABASE_CONNECTION_URL": database_url},
+    ) as stack:
+        with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+            yield
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--submissions", type=int, default=100)
@@ -50,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--minutes", type=float, default=0.5)
+    parser.add_argument("--prefect-database", help="the Prefect server's database URL")
+    parser.add_argument("--job-database", help="the job database URL (default: a SQLite file)")
     args = parser.parse_args(argv)
 
     root = Path(tempfile.mkdtemp(prefix="serve-load-"))
@@ -61,7 +93,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     import uvicorn
     from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
 
     from blocks.settings import PipelineSettings
     from clipflow.client import ClipflowClient
@@ -74,8 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     inbox, out = root / "inbox", root / "out"
     inbox.mkdir()
     out.mkdir()
-    db = f"sqlite:///{root / 'jobs.sqlite'}"
-    with prefect_test_harness(server_startup_timeout=120):
+    db = args.job_database or f"sqlite:///{root / 'jobs.sqlite'}"
+    os.environ.update(  # what the server stack hands its workers (tests/conftest.py sets them)
+        CLIPFLOW_ALLOWED_ROOTS=f'["{inbox}", "{out}"]', CLIPFLOW_ALLOWED_S3="[]"
+    )
+    with _prefect_server(root, args.prefect_database):
         deployment, pool = deploy_process_video(
             "load", parameters={"max_clips": 1}, concurrency=args.concurrency
         )
