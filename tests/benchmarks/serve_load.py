@@ -135,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         with ThreadPoolExecutor(args.threads) as threads:
             posts = list(
                 threads.map(
-                    lambda i: _timed(api.submit, str(fake), idempotency_key=f"burst-{i}"),
+                    lambda i: _timed(
+                        api.submit, str(fake), idempotency_key=f"burst-{root.name}-{i}"
+                    ),
                     range(args.submissions),
                 )
             )
