@@ -15,6 +15,7 @@ from media.selection.candidates import ClipPlan
 from media.transcript.records import Transcript
 from tasks.ingest import ingest_source, ingest_transcript
 from tasks.selection import select_highlights
+from tasks.sidecars import find_sidecar
 from tasks.transcript import load_transcript
 
 
@@ -33,8 +34,10 @@ def plan_clips(
     watch = Stopwatch()
     source = ingest_source.fn(source_uri, settings).source
     watch.lap("ingest")
-    sidecar = ingest_transcript.fn(transcript_uri, settings) if transcript_uri else None
-    text = load_transcript.fn(source, sidecar, transcript_uri, settings).transcript
+    # As in a job: an S3 recording's sidecar beside it is used when none is given.
+    given = transcript_uri or find_sidecar.fn(source_uri, settings)
+    sidecar = ingest_transcript.fn(given, settings) if given else None
+    text = load_transcript.fn(source, sidecar, given, settings).transcript
     watch.lap("transcript")
     clips = select_highlights.fn(source, text, max_clips, settings).clips
     watch.lap("selection")

@@ -25,7 +25,7 @@ from media.errors import InputError, StorageError
 from tasks import storage
 from tasks.caching import stable_digest
 from tasks.retries import TRANSIENT_RETRIES
-from tasks.sidecars import SIDECAR_SUFFIXES, pick_sidecar
+from tasks.sidecars import SIDECAR_SUFFIXES, is_transcript_file, is_transcript_object, pick_sidecar
 
 DEFAULT_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v", ".webm")
 # Names that a copy in progress wears: browsers, rsync, clipflow's own downloads (".part-…").
@@ -68,7 +68,12 @@ def list_local(folder: Path, suffixes: Iterable[str]) -> list[InboxItem]:
             if not path.is_file():
                 continue
             sidecar = next(
-                (s for s in (path.with_suffix(x) for x in SIDECAR_SUFFIXES) if s.is_file()), None
+                (
+                    s
+                    for s in (path.with_suffix(x) for x in SIDECAR_SUFFIXES)
+                    if s.is_file() and is_transcript_file(s)
+                ),
+                None,
             )
             items.append(
                 InboxItem(
@@ -96,7 +101,11 @@ def list_s3(prefix: storage.S3Location, suffixes: Iterable[str], client: Any) ->
         name = PurePosixPath(key).name
         if not name or _hidden_or_partial(name) or PurePosixPath(key).suffix.lower() not in wanted:
             continue
-        sidecar = pick_sidecar(key, objects.keys())
+        sidecar = pick_sidecar(
+            key,
+            objects.keys(),
+            lambda k: is_transcript_object(client, storage.S3Location(prefix.bucket, k)),
+        )
         obj = objects[key]
         etag = str(obj.get("ETag", "")).strip('"')
         items.append(

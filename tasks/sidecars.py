@@ -8,6 +8,11 @@ recording uploaded long ago (the nightly sweep, a re-run) looks once and does no
 deadline is reckoned on the server's clock (its ``Date`` header), so a skewed worker clock
 neither stretches nor skips the wait. The nightly sweep pairs recordings with sidecars by the
 same rule (:func:`pick_sidecar`, :data:`SIDECAR_SUFFIXES`), so both paths agree.
+
+A same-stem ``.json`` may be a recording tool's metadata rather than a transcript, so its
+content decides (:func:`is_transcript_object`, :func:`is_transcript_file`): one that is not a
+transcript is passed over with a warning, as if it were not there, instead of rejecting the
+job. ``.vtt`` and ``.srt`` are transcripts by name (a broken one is rejected, naming it).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from prefect import task
@@ -26,11 +31,13 @@ from prefect.cache_policies import NO_CACHE
 
 from blocks.settings import PipelineSettings
 from media.errors import InputError, StorageError
+from media.transcript.reader import transcript_problem
 from tasks import storage
 from tasks.retries import TRANSIENT_RETRIES
 
 # In order of preference when more than one is there: cues with speakers first.
 SIDECAR_SUFFIXES = (".vtt", ".srt", ".json")
+READ_TO_DECIDE = (".json",)  # suffixes whose content says whether they are a transcript
 POLL_S = 1.0  # one LIST request per poll: ~$0.0003 for a whole minute's wait
 
 log = logging.getLogger(__name__)
@@ -44,11 +51,36 @@ def stem_of(key: str) -> str:
     return key[: len(key) - len(PurePosixPath(key).suffix)]
 
 
-def pick_sidecar(key: str, present: Collection[str]) -> str | None:
+def pick_sidecar(
+    key: str, present: Collection[str], accept: Callable[[str], bool] = lambda _name: True
+) -> str | None:
     """The sidecar of the recording ``key`` among the names ``present`` (keys or paths): the
-    same stem with the first of :data:`SIDECAR_SUFFIXES` that is there, else None."""
+    same stem with the first of :data:`SIDECAR_SUFFIXES` that is there and that ``accept``
+    takes (it is asked about no other), else None."""
     stem = stem_of(key)
-    return next((stem + s for s in SIDECAR_SUFFIXES if stem + s in present), None)
+    return next(
+        (stem + s for s in SIDECAR_SUFFIXES if stem + s in present and accept(stem + s)), None
+    )
+
+
+def is_transcript(data: bytes, name: str) -> bool:
+    """Whether a found sidecar named ``name`` holding ``data`` is a transcript; says why not."""
+    if PurePosixPath(name).suffix.lower() not in READ_TO_DECIDE:
+        return True
+    problem = transcript_problem(data, name)
+    if problem:
+        log.warning("%s beside the recording is not a transcript, so not used: %s", name, problem)
+    return problem is None
+
+
+def is_transcript_file(path: Path) -> bool:
+    """:func:`is_transcript` of a local file (read only when its suffix needs it)."""
+    if path.suffix.lower() not in READ_TO_DECIDE:
+        return True
+    try:
+        return is_transcript(path.read_bytes(), str(path))
+    except OSError:  # gone or unreadable since it was listed
+        return False
 
 
 def wait_left_s(uploaded: datetime, now: datetime, wait_s: float) -> float:
@@ -100,6 +132,18 @@ def listed_beside(client: Any, loc: storage.S3Location) -> set[str]:
     return {obj["Key"] for obj in page.get("Contents", [])}
 
 
+def is_transcript_object(client: Any, loc: storage.S3Location) -> bool:
+    """:func:`is_transcript` of an S3 object (read only when its suffix needs it)."""
+    if PurePosixPath(loc.key).suffix.lower() not in READ_TO_DECIDE:
+        return True
+    try:
+        with _s3_errors(loc):
+            data = client.get_object(Bucket=loc.bucket, Key=loc.key)["Body"].read()
+    except InputError:  # deleted since it was listed
+        return False
+    return is_transcript(data, str(loc))
+
+
 def await_sidecar(
     client: Any,
     loc: storage.S3Location,
@@ -113,8 +157,15 @@ def await_sidecar(
     the recording's upload time plus ``wait_s``; None when none came by then."""
     uploaded, now = uploaded_and_now(client, loc)
     deadline = clock() + wait_left_s(uploaded, now, wait_s)
+    verdicts: dict[str, bool] = {}  # each candidate read once, however long the wait
+
+    def accept(key: str) -> bool:
+        if key not in verdicts:
+            verdicts[key] = is_transcript_object(client, storage.S3Location(loc.bucket, key))
+        return verdicts[key]
+
     while True:
-        if found := pick_sidecar(loc.key, listed_beside(client, loc)):
+        if found := pick_sidecar(loc.key, listed_beside(client, loc), accept):
             return found
         left = deadline - clock()
         if left <= 0:

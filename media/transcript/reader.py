@@ -57,7 +57,12 @@ def read_transcript(
     name = label or str(path)
     if not path.is_file():
         raise InputError(f"{name}: transcript not found")
-    text = _decode(path.read_bytes(), name)
+    return parse_transcript(path.read_bytes(), name, duration_s=duration_s)
+
+
+def parse_transcript(data: bytes, name: str, *, duration_s: float | None = None) -> Transcript:
+    """:func:`read_transcript` of a file's bytes; ``name`` labels the errors."""
+    text = _decode(data, name)
     if not text.strip():
         raise InputError(f"{name}: transcript is empty")
     if text.lstrip()[:1] in ("{", "[") and "-->" not in text:
@@ -75,3 +80,13 @@ def read_transcript(
     if duration_s is not None:
         cues = _fit_cues(cues, duration_s, name)
     return from_cues(cues, source="vtt" if is_vtt else "srt")
+
+
+def transcript_problem(data: bytes, name: str) -> str | None:
+    """Why ``data`` is not a transcript :func:`parse_transcript` takes (its error), else None.
+    A ``.json`` found beside a recording may be a recording tool's metadata, not its words."""
+    try:
+        parse_transcript(data, name)
+    except InputError as exc:
+        return str(exc)
+    return None

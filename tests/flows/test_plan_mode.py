@@ -13,6 +13,7 @@ from flows.cli import main
 from media.selection.candidates import boundary_clean
 from media.transcript.reader import read_transcript
 from tests.generated_media import sample_fixture, sample_recording
+from tests.helpers import moto_s3
 
 sample = sample_fixture(minutes=1.5, seed=5)
 
@@ -63,6 +64,24 @@ def test_plan_of_an_unreadable_transcript_exits_2_naming_it(sample, tmp_path, ca
     )
     assert code == 2
     assert str(bad) in capsys.readouterr().err
+
+
+def test_plan_of_an_s3_recording_reads_the_transcript_beside_it(
+    sample, s3_server, monkeypatch, tmp_path, capsys
+) -> None:
+    """As a job started by an upload does: the same-stem VTT beside the recording is its
+    transcript (the sample's speakers are named only there; recognition would not name them)."""
+    s3 = moto_s3(s3_server, monkeypatch)
+    s3.create_bucket(Bucket="plans")
+    s3.upload_file(str(sample.video_path), "plans", "in/talk.mp4")
+    s3.upload_file(str(sample.transcript_path), "plans", "in/talk.vtt")
+    monkeypatch.setenv("CLIPFLOW_SIDECAR_WAIT_S", "0")
+    out = tmp_path / "talk.plan.json"
+    assert main(["plan", "s3://plans/in/talk.mp4", "--out", str(out)]) == 0, capsys.readouterr()
+    doc = json.loads(out.read_text())
+    assert doc["transcript"] == "vtt"  # the sidecar was read, not speech recognised
+    named = {t.speaker for t in read_transcript(sample.transcript_path).sentences}
+    assert doc["clips"] and all(set(c["speakers"]) <= named for c in doc["clips"])
 
 
 @pytest.mark.e2e

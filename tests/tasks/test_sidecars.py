@@ -1,6 +1,7 @@
 """Sidecar transcripts beside an S3 recording: the pure choice and deadline, then the search
 against moto's S3 server on loopback (already there, arriving during the wait, never coming,
-an old recording, a word-level JSON), and agreement with the nightly sweep's inbox."""
+an old recording, a word-level JSON, a JSON that is not a transcript), and agreement with the
+nightly sweep's inbox."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from tasks import inbox, sidecars, storage
 from tasks.sidecars import SIDECAR_SUFFIXES, find_sidecar, pick_sidecar, stem_of, wait_left_s
 
 T0 = datetime(2026, 12, 7, 14, 0, 0, tzinfo=UTC)
+WORDS_JSON = b'{"segments": [{"start": 0.0, "end": 1.5, "text": " Hello there."}]}'
+METADATA_JSON = b'{"meeting": "Weekly sync", "host": "Ada", "duration_s": 2712}'  # Zoom-like
 
 
 # --- pure logic ----------------------------------------------------------------------------
@@ -72,9 +75,17 @@ def test_the_inbox_and_find_sidecar_agree_on_suffixes(tmp_path: Path) -> None:
         folder = tmp_path / suffix.strip(".")
         folder.mkdir()
         (folder / "talk.mp4").write_bytes(b"x")
-        (folder / f"talk{suffix}").write_text("{}")
+        (folder / f"talk{suffix}").write_bytes(WORDS_JSON)
         [item] = inbox.list_local(folder, inbox.DEFAULT_SUFFIXES)
         assert item.transcript == str(folder / f"talk{suffix}")
+
+
+def test_the_local_inbox_passes_over_a_json_that_is_not_a_transcript(tmp_path: Path) -> None:
+    for name, body in [("a.mp4", b"x"), ("a.json", METADATA_JSON), ("b.mp4", b"x")]:
+        (tmp_path / name).write_bytes(body)
+    (tmp_path / "b.json").write_bytes(WORDS_JSON)
+    found = {Path(i.uri).name: i.transcript for i in inbox.list_local(tmp_path, [".mp4"])}
+    assert found == {"a.mp4": None, "b.mp4": str(tmp_path / "b.json")}
 
 
 def test_local_sources_never_wait(tmp_path: Path) -> None:
@@ -162,16 +173,46 @@ def test_an_old_recording_does_not_wait(s3_server: str, bucket: str) -> None:
 @pytest.mark.timeout(30)
 def test_a_word_level_json_beside_it_is_found(s3_server: str, bucket: str) -> None:
     _put(s3_server, bucket, "talk.mov")
-    _put(s3_server, bucket, "talk.json", b'{"segments": []}')
+    _put(s3_server, bucket, "talk.json", WORDS_JSON)
     found = find_sidecar.fn(f"s3://{bucket}/talk.mov", _settings(s3_server, 0))
     assert found == f"s3://{bucket}/talk.json"
 
 
 @pytest.mark.timeout(30)
+def test_a_json_that_is_not_a_transcript_is_passed_over(
+    s3_server: str, bucket: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A recording tool's metadata beside the recording is not its words: the job goes on to
+    speech recognition (None) instead of being rejected for an unreadable transcript."""
+    _put(s3_server, bucket, "talk.mov")
+    _put(s3_server, bucket, "talk.json", METADATA_JSON)
+    with caplog.at_level("WARNING", logger="tasks.sidecars"):
+        assert find_sidecar.fn(f"s3://{bucket}/talk.mov", _settings(s3_server, 0)) is None
+    assert f"s3://{bucket}/talk.json beside the recording is not a transcript" in caplog.text
+
+
+@pytest.mark.timeout(30)
+def test_a_transcript_arriving_after_a_metadata_json_is_still_awaited(
+    s3_server: str, bucket: str
+) -> None:
+    _put(s3_server, bucket, "zoom/talk.mp4")
+    _put(s3_server, bucket, "zoom/talk.json", METADATA_JSON)
+    later = threading.Timer(1.0, _put, (s3_server, bucket, "zoom/talk.srt", b"1\n"))
+    later.start()
+    try:
+        found = find_sidecar.fn(f"s3://{bucket}/zoom/talk.mp4", _settings(s3_server, 4))
+    finally:
+        later.join()
+    assert found == f"s3://{bucket}/zoom/talk.srt"
+
+
+@pytest.mark.timeout(30)
 def test_the_sweep_pairs_the_same_sidecar(s3_server: str, bucket: str) -> None:
     settings = _settings(s3_server, 0)
-    for key in ("in/a.mp4", "in/a.json", "in/b.mp4", "in/b.srt", "in/b.json", "in/c.mp4"):
+    for key in ("in/a.mp4", "in/b.mp4", "in/b.srt", "in/b.json", "in/c.mp4", "in/d.mp4"):
         _put(s3_server, bucket, key)
+    _put(s3_server, bucket, "in/a.json", WORDS_JSON)
+    _put(s3_server, bucket, "in/d.json", METADATA_JSON)
     client = storage.s3_client(settings)
     items = inbox.list_s3(storage.S3Location(bucket, "in/"), inbox.DEFAULT_SUFFIXES, client)
     swept = {item.uri: item.transcript for item in items}
@@ -181,6 +222,7 @@ def test_the_sweep_pairs_the_same_sidecar(s3_server: str, bucket: str) -> None:
         f"s3://{bucket}/in/a.mp4": f"s3://{bucket}/in/a.json",
         f"s3://{bucket}/in/b.mp4": f"s3://{bucket}/in/b.srt",
         f"s3://{bucket}/in/c.mp4": None,
+        f"s3://{bucket}/in/d.mp4": None,  # its JSON is not a transcript
     }
 
 
