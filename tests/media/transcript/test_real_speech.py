@@ -177,6 +177,18 @@ def test_confidences_are_word_probabilities(recognise) -> None:
     assert max(confidences) > 0.5
 
 
+def test_the_same_audio_gives_the_same_words(real_media: Path, tmp_path: Path) -> None:
+    """Mandarin speech (liveportrait d20, 7 s) recognised as English (``asr_language=en``):
+    Whisper's greedy decode looks wrong, so it re-decodes by sampling at rising temperatures.
+    Seeded, every run (each in its own process) gives the same words; unseeded, five runs gave
+    five different transcripts, so a job's clips changed from run to run."""
+    video = real_media / "video" / "talking_head" / "liveportrait__d20.mp4"
+    wav = tmp_path / "d20.wav"
+    ffmpeg.run(extract_speech_wav_argv(str(video), str(wav)), timeout_s=60)
+    heard = {" ".join(w.text for w in transcribe(wav, language="en").words) for _ in range(3)}
+    assert len(heard) == 1, heard
+
+
 def test_a_silent_track_is_refused(real_media: Path, tmp_path: Path) -> None:
     """A video whose audio stream is digitally silent: no transcript, and a message saying so."""
     src = real_media / "video/no_speech/liveportrait__d3_expressions.mp4"
