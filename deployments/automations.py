@@ -33,6 +33,7 @@ from media.errors import ClipflowError
 
 if TYPE_CHECKING:
     from prefect.blocks.notifications import CustomWebhookNotificationBlock
+    from prefect.client.orchestration import PrefectClient
     from prefect.events.schemas.automations import AutomationCore
 
 FLOW_NAME = "process-video"
@@ -137,15 +138,20 @@ async def ensure_notifications(spec: NotificationSpec) -> tuple[UUID, UUID]:
 
     async with get_client() as client:
         block_id = await webhook_block(spec).asave(spec.block_name, overwrite=True, client=client)
-        wanted = automation_definition(spec, block_id)
-        existing = await client.read_automations_by_name(spec.automation_name)
-        if not existing:
-            return block_id, await client.create_automation(wanted)
-        keep, *extra = existing
-        await client.update_automation(keep.id, wanted)
-        for duplicate in extra:
-            await client.delete_automation(duplicate.id)
-        return block_id, keep.id
+        return block_id, await upsert_automation(client, automation_definition(spec, block_id))
+
+
+async def upsert_automation(client: PrefectClient, wanted: AutomationCore) -> UUID:
+    """Create ``wanted``, or update the automation of its name in place (names are not unique
+    in Prefect: duplicates left by earlier runs are deleted, so it acts once)."""
+    existing = await client.read_automations_by_name(wanted.name)
+    if not existing:
+        return await client.create_automation(wanted)
+    keep, *extra = existing
+    await client.update_automation(keep.id, wanted)
+    for duplicate in extra:
+        await client.delete_automation(duplicate.id)
+    return keep.id
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -39,6 +39,14 @@ class ServeSettings(BaseSettings):
         2.0, ge=0.0, le=600.0, description="First retry delay; it doubles after each try."
     )
     webhook_timeout_s: float = Field(10.0, gt=0, le=120, description="Per webhook request.")
+    crash_reruns: int = Field(
+        0,
+        ge=0,
+        le=10,
+        description="How often the stack runs a crashed job again (`python -m "
+        "deployments.recovery --max-reruns`, the same number): a crashed job within it shows "
+        "as queued, not failed.",
+    )
     watch_interval_s: float = Field(
         2.0, gt=0, le=600, description="How often finished jobs are looked for (webhooks)."
     )

@@ -11,7 +11,7 @@ from clipflow.schemas import FINAL_STATES, JobCreate, JobPage, JobState, JobView
 from deployments.service.auth import Caller, require
 from deployments.service.downloads import clip_titles
 from deployments.service.state import ServiceState
-from deployments.service.views import job_view
+from deployments.service.views import awaiting_rerun, job_view
 from media.errors import InputError
 from tasks.allowlist import check_locations
 from tasks.jobs import JobNotFoundError, Role, job_id_for_run
@@ -46,6 +46,8 @@ def views_of(
         row, run = rows.get(sub.flow_run_id), runs.get(sub.flow_run_id)
         run_state = run.state.type.value if run and run.state else None
         message = run.state.message if run and run.state else None
+        if run and awaiting_rerun(run_state, run.run_count, state.serve.crash_reruns):
+            run_state, message = "SCHEDULED", None
         job_dir = row.job_dir if row else None
 
         def url_of(name: str, job_id: str = sub.job_id, where: str | None = job_dir) -> str:

@@ -24,6 +24,12 @@ _RUN_STATES: dict[str, JobState] = {
 }
 
 
+def awaiting_rerun(run_state: str | None, run_count: int, crash_reruns: int) -> bool:
+    """A crashed run that the stack's re-run automation schedules again (deployments/recovery.py,
+    at most ``crash_reruns`` times): the job is queued for another attempt, not failed."""
+    return run_state == "CRASHED" and 1 <= run_count <= crash_reruns
+
+
 def job_state(
     sub: SubmissionRecord, job: JobRecord | None, run_state: str | None, run_message: str | None
 ) -> tuple[JobState, str | None]:

@@ -266,6 +266,10 @@ def test_build_context_sends_the_project_and_nothing_else(stage: str) -> None:
         "deployments/pools.py", "infra/k8s/base-job-template-gpu.json",
     ]:  # fmt: skip
         assert sent_to_docker(path, ignore), f"{path} is not in the build context"
+    # every package the wheel installs (the job API's client `clipflow` too)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    for package in project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]:
+        assert sent_to_docker(f"{package}/__init__.py", ignore), f"{package} is not sent"
     for path in [
         ".venv/bin/python", ".git/HEAD", ".tools/bin/uv", "out/job/report.json", "noise30.mp4",
         "tests/conftest.py", "infra/.env", "infra/terraform/terraform.tfstate",

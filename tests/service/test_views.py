@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from deployments.service.views import job_state, job_view
+from deployments.service.views import awaiting_rerun, job_state, job_view
 from tasks.jobs import JobRecord, JobStatus
 from tasks.jobs.submissions import SubmissionRecord
 
@@ -50,6 +50,24 @@ def _row(status: str, reason: str | None = None, **extra: object) -> JobRecord:
 )
 def test_job_state(cancelled, row, run_state, message, expected) -> None:
     assert job_state(_sub(cancelled), row, run_state, message) == expected
+
+
+@pytest.mark.parametrize(
+    ("run_state", "run_count", "crash_reruns", "expected"),
+    [
+        ("CRASHED", 1, 2, True),  # the re-run automation schedules it again
+        ("CRASHED", 2, 2, True),
+        ("CRASHED", 3, 2, False),  # its re-runs are used up: failed
+        ("CRASHED", 0, 2, False),  # never started: not re-run
+        ("CRASHED", 1, 0, False),  # no re-runs configured
+        ("FAILED", 1, 2, False),  # a failure is final, whatever the re-runs
+        ("RUNNING", 1, 2, False),
+    ],
+)
+def test_a_crashed_run_awaits_a_rerun_within_the_configured_count(
+    run_state, run_count, crash_reruns, expected
+) -> None:
+    assert awaiting_rerun(run_state, run_count, crash_reruns) is expected
 
 
 def test_checks_go_to_their_clip_and_the_job() -> None:
