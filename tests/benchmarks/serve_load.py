@@ -152,8 +152,12 @@ def main(argv: list[str] | None = None) -> int:
             api.cancel(job.id)
 
         made = []
+        voices = root / "generator"  # speech and video chunks synthesised once for all samples
+        voices.mkdir()
         for seed in range(args.jobs):
-            sample = make_sample(inbox / f"talk-{seed}.mp4", minutes=args.minutes, seed=seed)
+            sample = make_sample(
+                inbox / f"talk-{seed}.mp4", minutes=args.minutes, seed=seed, workdir=voices
+            )
             made.append(api.submit(str(sample.video_path), transcript=str(sample.transcript_path)))
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_")}
         env.update(
