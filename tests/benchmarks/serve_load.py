@@ -73,6 +73,17 @@ def _prefect_server(root: Path, database_url: str | None) -> Iterator[None]:
             yield
 
 
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the worker's process group; SIGKILL when it has not gone within a minute
+    (a loaded machine can keep it longer, and the figures are printed already)."""
+    os.killpg(worker.pid, 15)
+    try:
+        worker.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, 9)
+        worker.wait(timeout=60)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--submissions", type=int, default=100)
@@ -174,10 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         try:
             finals = [api.wait(job.id, timeout=7200, interval=2) for job in made]
+            drain_s = time.perf_counter() - started
         finally:
-            os.killpg(worker.pid, 15)
-            worker.wait(timeout=60)
-        drain_s = time.perf_counter() - started
+            _stop(worker)
         states = {s: sum(1 for f in finals if f.state == s) for s in {f.state for f in finals}}
         print(
             f"drained {args.jobs} jobs ({args.minutes:g}-min recordings, 1 clip each) with "
