@@ -46,7 +46,7 @@ from media.framing.speakers import (
     Focus,
     map_speakers,
     turns_from_motion,
-    turns_from_speech,
+    turns_from_speech_and_mouths,
 )
 from media.framing.tiles import tile_window
 from media.framing.tracks import Analysis, Track, TrackParams, build_tracks
@@ -120,7 +120,8 @@ def _turns(
     """Active-track timeline and the label mapping for the candidates of a layout.
 
     A call app's active-speaker outline decides where the shot shows one (media.framing.
-    highlight). Else the transcript's speakers decide when at least two are matched to faces;
+    highlight). Else the transcript's speakers decide when at least two are matched to faces
+    (mouth motion splitting a label that merged two voices, media.framing.speakers);
     with one label over several faces (one speaker, or voices the diarization merged: three
     women in a real-face call gallery came back as one speaker) mouth motion decides.
     """
@@ -131,7 +132,7 @@ def _turns(
         return [Focus(0.0, candidates[0].id)], mapping
     turns = turns_from_outline(shot.outlines, candidates, times, fps)
     if not turns and len(mapping) >= 2:
-        turns = turns_from_speech(labelled, mapping)
+        turns = turns_from_speech_and_mouths(labelled, mapping, candidates, times, fps)
     if not turns:
         turns = turns_from_motion(candidates, times, fps)
     return turns, mapping
