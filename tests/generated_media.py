@@ -144,16 +144,17 @@ def gallery(
     gap: int = 0,
     turn_s: float = 4.0,
     outlined: bool = True,
+    face_share: float = 0.2,
 ) -> tuple[Analysis, list[Tile], list[tuple[float, float]]]:
-    """A 2×2 call gallery's analysis: one face per tile (a fifth of its width, centred, in
-    its upper half), tile ``order[k]`` speaking during ``[k, k + 1) × turn_s`` with its
+    """A 2×2 call gallery's analysis: one face per tile (``face_share`` of its width,
+    centred, in its upper half), tile ``order[k]`` speaking during ``[k, k + 1) × turn_s`` with its
     mouth moving and, with ``outlined``, the call app's outline round it.
 
     Returns the analysis, the tiles and the face centres.
     """
     tiles = gallery_tiles(size, gap)
     centres = [(x + w / 2, y + 0.45 * h) for x, y, w, h in tiles]
-    face_w = tiles[0][2] / 5
+    face_w = tiles[0][2] * face_share
 
     def speaker(t: float) -> int:
         return order[min(int(t // turn_s), len(order) - 1)]

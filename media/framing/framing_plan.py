@@ -48,7 +48,7 @@ from media.framing.speakers import (
     turns_from_motion,
     turns_from_speech_and_mouths,
 )
-from media.framing.tiles import tile_window
+from media.framing.tiles import PanelRows, panel_rows, tile_window
 from media.framing.tracks import Analysis, Track, TrackParams, build_tracks
 
 # The plain crop spans the source's width when it is at least this share of it.
@@ -74,6 +74,7 @@ class Segment:
     screen: Rect | None = None
     fit: bool = False
     note: str = ""  # why a layout was framed otherwise than usual (the report shows it)
+    panels: tuple[PanelRows, ...] = ()  # the followed face's tile rows, over stacked tiles
 
     @property
     def holds_face(self) -> bool:
@@ -301,7 +302,7 @@ def _plan_shot(
     turns = [t for k, t in enumerate(turns) if k + 1 == len(turns) or turns[k + 1].start > t.start]
     turns[0] = Focus(start, turns[0].track)
     turns = cover_absences(turns, tracks, times, fps=shot.fps, end=end)
-    window, note, tops = f.crop, "", {}
+    window, note, tops, kept = f.crop, "", {}, {}
     if layout == Layout.GROUP and fills:
         face_w = float(np.median([t.median_w for t in cands]))
         face_cx = [float(np.nanmedian(t.cx)) for t in cands]
@@ -311,9 +312,10 @@ def _plan_shot(
             tracks, cands, [t.track for t in turns], shot.outlines, crop=f.crop, src=f.src,
             max_zoom=f.max_zoom, face_y=f.params.face_y,
         )  # fmt: skip
-        window, note, tops = tile.size, tile.note, tile.tops
+        window, note, tops, kept = tile.size, tile.note, tile.tops, tile.kept
     keys, face_track = _follow(shot, tracks, cands, turns, start, end, window, f, tops)
-    seg = Segment(start, end, layout, window[0], window[1], keys, note=note)
+    rows = panel_rows(turns, kept, keys, window[1])
+    seg = Segment(start, end, layout, window[0], window[1], keys, note=note, panels=rows)
     return seg, face_track, mapping, _on_speaker(turns, times, f, mapping)
 
 

@@ -12,21 +12,28 @@ the panel, so it cuts (never glides) from tile to tile with the speaker, and it 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from media.framing.crop_path import even_side, window_origin
+from media.framing.crop_path import CropKey, even_side, window_origin
 from media.framing.highlight import outlined_track
+from media.framing.speakers import Focus
 from media.framing.tracks import Outline, Track
 
 # A window may reach past its panel by this share of the panel's height (the gap between
 # call tiles, the outline's width) and still hold one tile: a 2×2 gallery of 1280×720 has
 # 356 px tiles at a 360 px pitch, so a 2× window (360 px) holds one tile and its border.
 PANEL_SLACK = 0.05
+# A one-tile window must hold the followed face whole with a margin: its box at most this
+# share of the window's width. Over a 9:16 window a 16:9 tile is narrow (a 2x window over a
+# 1280×720 2×2 gallery is 202 px wide); the real-face gallery's faces, 300-330 px wide,
+# overflow it and QA's detector finds no face in such a close-up.
+FACE_FIT = 0.8
 # Two faces in one window are stacked (one above the other, a panel each) when their centres
-# are at least this many face heights apart vertically; closer, they sit side by side.
-STACKED = 1.0
+# are at least this many face heights apart vertically; closer, they sit side by side. Tiles
+# nearly touch: the real-face gallery's face boxes (340-380 px) at a 360 px pitch.
+STACKED = 0.75
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,18 @@ class TileWindow:
     zoom: float
     tops: dict[int, float]
     note: str = ""
+    # kept the plain window over stacked panels: each followed face's panel (QA judges there)
+    kept: dict[int, Panel] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PanelRows:
+    """From clip time ``start`` on, the followed face's panel fills the window's rows
+    ``[top, bottom)`` (shares of its height): the plain window was kept over stacked tiles."""
+
+    start: float
+    top: float
+    bottom: float
 
 
 def outlined_box(
@@ -127,10 +146,38 @@ def tile_window(
     zoom = min(wanted, max_zoom)
     if ch / zoom > (1 + PANEL_SLACK) * height:
         why = f"one tile needs {wanted:.2f}x, over the {max_zoom:g}x zoom limit: two tiles kept"
-        return TileWindow(crop, 1.0, {}, why)
+        return TileWindow(crop, 1.0, {}, why, panels)
     w, h = even_side(cw / zoom, cw), even_side(ch / zoom, ch)
+    face_w = max(by_id[tid].median_w for tid in panels)
+    if face_w > FACE_FIT * w:
+        why = (
+            f"the face ({face_w:.0f} px) fills {face_w / w:.0%} of a one-tile window "
+            f"({w} px wide at {ch / h:.2f}x): two tiles kept"
+        )
+        return TileWindow(crop, 1.0, {}, why, panels)
     tops = {
         tid: min(max(p.top + (p.height - h) / 2, 0.0), float(src[1] - h))
         for tid, p in panels.items()
     }
     return TileWindow((w, h), round(ch / h, 3), tops, f"one tile: zoomed {ch / h:.2f}x")
+
+
+def panel_rows(
+    turns: Sequence[Focus], kept: dict[int, Panel], keys: Sequence[CropKey], window_h: int
+) -> tuple[PanelRows, ...]:
+    """Turn by turn, the rows of the window that the followed face's panel fills, where the
+    plain window was kept over stacked panels (whole rows for a face without one); empty
+    when none was kept. QA judges the face centred in that panel, not the neighbour's."""
+    if not kept:
+        return ()
+    rows = []
+    for turn in turns:
+        panel = kept.get(turn.track)
+        if panel is None:
+            rows.append(PanelRows(turn.start, 0.0, 1.0))
+            continue
+        y = next((k.y for k in reversed(keys) if k.t <= turn.start + 1e-6), keys[0].y)
+        top = (panel.top - y) / window_h
+        bottom = (panel.top + panel.height - y) / window_h
+        rows.append(PanelRows(turn.start, min(max(top, 0.0), 1.0), min(max(bottom, 0.0), 1.0)))
+    return tuple(rows)

@@ -26,8 +26,17 @@ def _window(seg: Segment, t: float) -> tuple[int, int, int, int]:
     return key.x, key.y, seg.crop_w, seg.crop_h
 
 
-def _plan(size: tuple[int, int], *, gap: int = 0, outlined: bool = True, max_zoom: float = 2.0):
-    a, tiles, centres = gallery(ORDER, size=size, gap=gap, turn_s=TURN_S, outlined=outlined)
+def _plan(
+    size: tuple[int, int],
+    *,
+    gap: int = 0,
+    outlined: bool = True,
+    max_zoom: float = 2.0,
+    face_share: float = 0.2,
+):
+    a, tiles, centres = gallery(
+        ORDER, size=size, gap=gap, turn_s=TURN_S, outlined=outlined, face_share=face_share
+    )
     speech = [(0.0, a.duration_s, "S1")]  # one label: the diarization merged the voices
     plan = plan_framing(
         a, src_w=size[0], src_h=size[1], aspect="9:16", speech=speech, max_zoom=max_zoom
@@ -82,6 +91,22 @@ def test_the_zoom_limit_is_respected(max_zoom, zoomed):
         limit = f"over the {max_zoom:g}x zoom limit"
         assert seg.note == f"one tile needs 2.00x, {limit}: two tiles kept"
         assert all(k.y == 0 for k in seg.keys)
+        # QA judges the speaker's tile: its rows of the window, turn by turn
+        assert [(p.top, p.bottom) for p in seg.panels] == [
+            (0.0, 0.5), (0.0, 0.5), (0.5, 1.0), (0.5, 1.0)
+        ]  # fmt: skip
+        assert [p.start for p in seg.panels] == pytest.approx([0.0, 4.0, 8.0, 12.0], abs=0.21)
+
+
+def test_a_face_too_large_for_a_one_tile_window_keeps_two_tiles():
+    # faces half a tile wide (480 px): a 2x window over one tile is 304 px wide
+    seg, _, _ = _plan((1920, 1080), face_share=0.5)
+    assert (seg.crop_w, seg.crop_h) == crop_size(1920, 1080, "9:16")
+    why = "the face (480 px) fills 158% of a one-tile window (304 px wide at 2.00x)"
+    assert seg.note == f"{why}: two tiles kept"
+    assert len(seg.panels) == 4
+    # 0.25 of the tile is still fine: 240 px in 304
+    assert _plan((1920, 1080), face_share=0.25)[0].crop_w == 304
 
 
 @pytest.mark.parametrize(
