@@ -6,7 +6,9 @@ below it; QA's independent detector then sees two faces. Here the window is made
 one panel: the speaker's tile where the call app outlines it (:mod:`media.framing.highlight`,
 its exact box), else the band up to the next face stacked in the column. It is placed over
 the panel, so it cuts (never glides) from tile to tile with the speaker, and it zooms at most
-``max_zoom``: when one panel needs more, the plain window is kept and the note says why.
+``max_zoom`` and only while the face fits it whole (:data:`FACE_FIT`). Otherwise the plain
+window is kept, the note says why, and the followed face's panel is recorded turn by turn
+(:class:`PanelRows`): QA judges the face centred in that tile, not in the neighbour's.
 """
 
 from __future__ import annotations
