@@ -159,3 +159,17 @@ def test_panel_is_the_band_to_the_next_stacked_face():
     cy = centres[0][1]
     assert tw.size == (304, 540)
     assert tw.tops[top.id] == pytest.approx(Panel(cy - 0.4 * 540, 540).top, abs=1)
+
+
+def test_the_report_says_why_two_tiles_were_kept_and_which_rows_qa_judges():
+    from media.framing.summary import framing_record
+
+    a, _, _ = gallery([0, 2], face_share=0.5)
+    plan = plan_framing(a, src_w=1920, src_h=1080, aspect="9:16", speech=[(0.0, 8.0, "S1")])
+    (seg,) = framing_record(plan, 8.0, 30.0)["segments"]
+    assert seg["note"].endswith("two tiles kept")
+    assert seg["panels"] == [[0.0, 0.0, 0.5], [4.0, 0.5, 1.0]]
+    zoomed = plan_framing(*gallery([0, 2])[:1], src_w=1920, src_h=1080, aspect="9:16")
+    (seg,) = framing_record(zoomed, 8.0, 30.0)["segments"]
+    assert (seg["crop_w"], seg["crop_h"], seg["note"]) == (304, 540, "one tile: zoomed 2.00x")
+    assert "panels" not in seg  # the window is the tile
