@@ -90,8 +90,9 @@ class PipelineSettings(BaseSettings):
         2.0,
         ge=1.0,
         le=4.0,
-        description="Largest zoom into a group in a source as narrow as the output (2 = a "
-        "window half the plain crop's width and height, upscaled twice as much).",
+        description="Largest zoom into a group in a source as narrow as the output, or into "
+        "one call tile when faces are stacked in the window (2 = a window half the plain "
+        "crop's width and height, upscaled twice as much).",
     )
     burn_captions: bool = Field(False, description="Burn word-timed captions into the picture.")
 

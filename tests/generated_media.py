@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -97,8 +98,13 @@ FPS = 5.0
 FacesAt = Callable[[float, int], list[tuple[float, float, float, float] | None]]
 
 
-def analysis(faces_at: FacesAt, duration: float = 10.0, fps: float = FPS) -> Analysis:
-    """A clip's analysis (1920×1080) with the faces ``faces_at`` puts in each sample."""
+def analysis(
+    faces_at: FacesAt,
+    duration: float = 10.0,
+    fps: float = FPS,
+    size: tuple[int, int] = (1920, 1080),
+) -> Analysis:
+    """A clip's analysis (``size``, 1920×1080) with the faces ``faces_at`` puts in each sample."""
     samples = []
     for i in range(int(round(duration * fps))):
         t = i / fps
@@ -109,7 +115,7 @@ def analysis(faces_at: FacesAt, duration: float = 10.0, fps: float = FPS) -> Ana
             for cx, cy, w, m in [face]
         )
         samples.append(Sample(t, obs))
-    return Analysis(1920, 1080, fps, duration, tuple(samples))
+    return Analysis(size[0], size[1], fps, duration, tuple(samples))
 
 
 def talking(
@@ -118,3 +124,50 @@ def talking(
     """Mouth motion: a noise floor at rest; while talking anywhere from closed to wide open."""
     rng = np.random.default_rng(seed)
     return lambda t: loud * rng.uniform(0.1, 1.6) if active(t) else quiet * rng.uniform(0.8, 1.2)
+
+
+# (x, y, w, h) of a call tile in source pixels.
+Tile = tuple[int, int, int, int]
+
+
+def gallery_tiles(size: tuple[int, int], gap: int = 0) -> list[Tile]:
+    """The four tiles of a 2×2 call gallery filling ``size``, ``gap`` px between them (and
+    half of it at the frame's edges), left to right, top to bottom."""
+    w, h = size[0] // 2, size[1] // 2
+    return [(k % 2 * w + gap // 2, k // 2 * h + gap // 2, w - gap, h - gap) for k in range(4)]
+
+
+def gallery(
+    order: list[int],
+    *,
+    size: tuple[int, int] = (1920, 1080),
+    gap: int = 0,
+    turn_s: float = 4.0,
+    outlined: bool = True,
+    face_share: float = 0.2,
+) -> tuple[Analysis, list[Tile], list[tuple[float, float]]]:
+    """A 2×2 call gallery's analysis: one face per tile (``face_share`` of its width,
+    centred, in its upper half), tile ``order[k]`` speaking during ``[k, k + 1) × turn_s`` with its
+    mouth moving and, with ``outlined``, the call app's outline round it.
+
+    Returns the analysis, the tiles and the face centres.
+    """
+    tiles = gallery_tiles(size, gap)
+    centres = [(x + w / 2, y + 0.45 * h) for x, y, w, h in tiles]
+    face_w = tiles[0][2] * face_share
+
+    def speaker(t: float) -> int:
+        return order[min(int(t // turn_s), len(order) - 1)]
+
+    mouths = [
+        talking(lambda t, k=k: speaker(t) == k, quiet=0.002, loud=0.03, seed=k) for k in range(4)
+    ]
+
+    def faces(t: float, i: int) -> list[tuple[float, float, float, float] | None]:
+        return [(cx, cy, face_w, mouths[k](t)) for k, (cx, cy) in enumerate(centres)]
+
+    a = analysis(faces, duration=turn_s * len(order), size=size)
+    if outlined:
+        outlines = tuple(tuple(map(float, tiles[speaker(s.t)])) for s in a.samples)
+        a = replace(a, outlines=outlines)  # type: ignore[arg-type]
+    return a, tiles, centres

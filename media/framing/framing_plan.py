@@ -46,8 +46,9 @@ from media.framing.speakers import (
     Focus,
     map_speakers,
     turns_from_motion,
-    turns_from_speech,
+    turns_from_speech_and_mouths,
 )
+from media.framing.tiles import PanelRows, panel_rows, tile_window
 from media.framing.tracks import Analysis, Track, TrackParams, build_tracks
 
 # The plain crop spans the source's width when it is at least this share of it.
@@ -73,6 +74,7 @@ class Segment:
     screen: Rect | None = None
     fit: bool = False
     note: str = ""  # why a layout was framed otherwise than usual (the report shows it)
+    panels: tuple[PanelRows, ...] = ()  # the followed face's tile rows, over stacked tiles
 
     @property
     def holds_face(self) -> bool:
@@ -119,7 +121,8 @@ def _turns(
     """Active-track timeline and the label mapping for the candidates of a layout.
 
     A call app's active-speaker outline decides where the shot shows one (media.framing.
-    highlight). Else the transcript's speakers decide when at least two are matched to faces;
+    highlight). Else the transcript's speakers decide when at least two are matched to faces
+    (mouth motion splitting a label that merged two voices, media.framing.speakers);
     with one label over several faces (one speaker, or voices the diarization merged: three
     women in a real-face call gallery came back as one speaker) mouth motion decides.
     """
@@ -130,7 +133,7 @@ def _turns(
         return [Focus(0.0, candidates[0].id)], mapping
     turns = turns_from_outline(shot.outlines, candidates, times, fps)
     if not turns and len(mapping) >= 2:
-        turns = turns_from_speech(labelled, mapping)
+        turns = turns_from_speech_and_mouths(labelled, mapping, candidates, times, fps)
     if not turns:
         turns = turns_from_motion(candidates, times, fps)
     return turns, mapping
@@ -201,10 +204,14 @@ class _Frame:
 
 def _follow(
     shot: Analysis, tracks: list[Track], cands: list[Track], turns: list[Focus], start: float,
-    end: float, window: tuple[int, int], f: _Frame,
+    end: float, window: tuple[int, int], f: _Frame, tops: dict[int, float] | None = None,
 ) -> tuple[tuple[CropKey, ...], list[tuple[float, float, float]]]:  # fmt: skip
-    """Keys that keep ``window`` on the followed face of each turn, and that face's path."""
+    """Keys that keep ``window`` on the followed face of each turn, and that face's path.
+
+    ``tops`` holds the window's fixed top while it follows a track (its tile's panel).
+    """
     times = shot.times
+    tops = tops or {}
     by_id = {t.id: t for t in tracks}
     paths: list[Shot] = []
     face_track: list[tuple[float, float, float]] = []
@@ -213,9 +220,12 @@ def _follow(
         inside = (times >= turn.start) & (times < stop)
         track = by_id[turn.track]
         tx, fx, fy = times[inside], track.cx[inside], track.cy[inside]
+        wy = fy  # the window's vertical target: a panel's window keeps its tile's top
+        if turn.track in tops:
+            wy = np.full(len(fy), tops[turn.track] + f.params.face_y * window[1])
         paths.append(
             shot_path(
-                turn.start, stop, tx, fx, fy, fps=shot.fps, crop=window, src=f.src,
+                turn.start, stop, tx, fx, wy, fps=shot.fps, crop=window, src=f.src,
                 params=f.params,
             )
         )  # fmt: skip
@@ -292,13 +302,20 @@ def _plan_shot(
     turns = [t for k, t in enumerate(turns) if k + 1 == len(turns) or turns[k + 1].start > t.start]
     turns[0] = Focus(start, turns[0].track)
     turns = cover_absences(turns, tracks, times, fps=shot.fps, end=end)
-    window, note = f.crop, ""
+    window, note, tops, kept = f.crop, "", {}, {}
     if layout == Layout.GROUP and fills:
         face_w = float(np.median([t.median_w for t in cands]))
         face_cx = [float(np.nanmedian(t.cx)) for t in cands]
         window, _, note = zoom_crop(f.crop, face_w, f.max_zoom, src_w=f.src[0], face_cx=face_cx)
-    keys, face_track = _follow(shot, tracks, cands, turns, start, end, window, f)
-    seg = Segment(start, end, layout, window[0], window[1], keys, note=note)
+    elif layout in FOLLOWS_SPEAKER:
+        tile = tile_window(
+            tracks, cands, [t.track for t in turns], shot.outlines, crop=f.crop, src=f.src,
+            max_zoom=f.max_zoom, face_y=f.params.face_y,
+        )  # fmt: skip
+        window, note, tops, kept = tile.size, tile.note, tile.tops, tile.kept
+    keys, face_track = _follow(shot, tracks, cands, turns, start, end, window, f, tops)
+    rows = panel_rows(turns, kept, keys, window[1])
+    seg = Segment(start, end, layout, window[0], window[1], keys, note=note, panels=rows)
     return seg, face_track, mapping, _on_speaker(turns, times, f, mapping)
 
 

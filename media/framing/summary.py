@@ -35,6 +35,8 @@ def _segment(s: Segment) -> dict[str, Any]:
         out["screen"] = [s.screen.x, s.screen.y, s.screen.w, s.screen.h]
     if s.note:
         out["note"] = s.note
+    if s.panels:  # the followed face's tile rows (window shares), where QA judges it
+        out["panels"] = [[round(p.start, 3), round(p.top, 4), round(p.bottom, 4)] for p in s.panels]
     return out
 
 

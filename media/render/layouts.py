@@ -49,6 +49,10 @@ def face_regions(segments: Sequence[Segment], out_w: int, out_h: int) -> tuple[F
             regions.append(FaceRegion(s.start, s.end, None))
         elif s.screen is not None:
             regions.append(FaceRegion(s.start, s.end, stacked_split(s, out_w, out_h) / out_h))
+        elif s.panels:  # a window over stacked tiles: the followed face's tile, turn by turn
+            ends = [p.start for p in s.panels[1:]] + [s.end]
+            for p, end in zip(s.panels, ends, strict=True):
+                regions.append(FaceRegion(max(p.start, s.start), end, p.top, p.bottom))
         else:
             regions.append(FaceRegion(s.start, s.end, 0.0))
     return tuple(regions)

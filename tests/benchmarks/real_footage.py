@@ -242,7 +242,12 @@ def recordings(media: Path, out: Path, only: Sequence[str]) -> list[Recording]:
 
 
 def run_one(
-    rec: Recording, out: Path, api_url: str, short_min_clip_s: float, min_score: float
+    rec: Recording,
+    out: Path,
+    api_url: str,
+    short_min_clip_s: float,
+    min_score: float,
+    aspect: str = "9:16",
 ) -> Result:
     home = Path(tempfile.mkdtemp(prefix=f"{rec.name}-", dir=out / "homes"))
     env = {**os.environ, "CLIPFLOW_HOME": str(home), "PREFECT_API_URL": api_url}
@@ -251,7 +256,7 @@ def run_one(
     if rec.short and short_min_clip_s > 0:
         env["CLIPFLOW_MIN_CLIP_S"] = f"{short_min_clip_s:g}"
         note = "short"
-    argv = [CLIPFLOW, "run", rec.path, "--out", home / "out"]
+    argv = [CLIPFLOW, "run", rec.path, "--out", home / "out", "--aspect", aspect]
     argv += ["--transcript", rec.transcript] if rec.transcript else []
     m = run_measured(argv, env=env, log_dir=out / "logs", name=rec.name)
     lines = m.stdout.strip().splitlines()
@@ -311,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "clipflow-real")
     p.add_argument("--short-min-clip-s", type=float, default=3.0)
     p.add_argument("--min-clip-score", type=float, default=0.0)
+    p.add_argument("--aspect", default="9:16", choices=["9:16", "1:1", "16:9"])
     args = p.parse_args(argv)
     if not args.media:
         p.error("no real media: pass --media DIR or set CLIPFLOW_REAL_MEDIA")
@@ -324,7 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         api_url = PREFECT_API_URL.value()
 
         def one(rec: Recording) -> Result:
-            r = run_one(rec, args.out, api_url, args.short_min_clip_s, args.min_clip_score)
+            r = run_one(
+                rec, args.out, api_url, args.short_min_clip_s, args.min_clip_score, args.aspect
+            )
             print(table([r]), file=sys.stderr, flush=True)
             return r
 

@@ -76,9 +76,10 @@ def test_the_crop_follows_the_outline_over_merged_voices_and_mouths() -> None:
     outlines = tuple((*tiles[k], 960.0, 540.0) for k in order)
     a = replace(a, outlines=outlines)
     plan = plan_framing(a, src_w=1920, src_h=1080, aspect="9:16", speech=[(0.0, 12.0, "S1")])
+    window_w = plan.segments[0].crop_w  # one tile's window (media.framing.tiles)
     for t, (cx, _) in ((2.0, centres[0]), (6.0, centres[1]), (10.0, centres[3])):
         key = [k for k in plan.keys if k.t <= t][-1]
-        assert abs(key.x + plan.crop_w / 2 - cx) <= 0.1 * plan.crop_w, (t, key)
+        assert abs(key.x + window_w / 2 - cx) <= 0.1 * window_w, (t, key)
 
 
 # --- real footage ---------------------------------------------------------------------------

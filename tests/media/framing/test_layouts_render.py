@@ -123,3 +123,30 @@ def test_the_panel_rule_flips_exactly_at_the_centring_tolerance():
     assert ratio(-tol * width) == 1.0 and ratio(-tol * width - 0.5) == 0.0
     # a centred face in the screen panel (a face on a slide) is not the presenter
     assert ratio(0.0, in_screen_panel=True) == 0.0
+
+
+def test_qa_judges_the_speakers_tile_where_the_window_holds_two():
+    from media.framing.detection import Box
+    from media.render.layouts import FaceRegion
+    from tests.generated_media import gallery
+
+    # a 2×2 gallery whose faces are too large for a one-tile window: the plain window holds
+    # the speaker's tile and the one below or above it (top left, then bottom left speaks)
+    a, _, _ = gallery([0, 2], face_share=0.5)
+    plan = plan_framing(a, src_w=1920, src_h=1080, aspect="9:16", speech=[(0.0, 8.0, "S1")])
+    (seg,) = plan.segments
+    assert "two tiles kept" in seg.note
+    regions = face_regions(plan.segments, 360, 640)
+    assert [(r.start, r.top, r.bottom) for r in regions] == [(0.0, 0.0, 0.5), (4.0, 0.5, 1.0)]
+
+    # what QA's detector sees: the speaker centred in its tile, the other tile's face larger
+    # and off-centre (the real gallery's faces sit at different places in their tiles)
+    def frame(t: float) -> list[Box]:
+        speaker_y, other_y = (160, 480) if t < 4.0 else (480, 160)
+        return [Box(180 - 50, speaker_y - 50, 100, 100), Box(250 - 60, other_y - 60, 120, 120)]
+
+    boxes = [frame(i / 2) for i in range(16)]
+    centred, _ = judged_ratio(boxes, regions, fps=2, width=360, height=640, tolerance=0.1)
+    assert centred == 1.0
+    whole = [FaceRegion(0.0, 8.0, 0.0)]  # the whole frame, as for a window of one tile
+    assert judged_ratio(boxes, whole, fps=2, width=360, height=640, tolerance=0.1)[0] == 0.0

@@ -7,7 +7,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from media.framing.speakers import Focus, map_speakers, turns_from_motion, turns_from_speech
+from media.framing.framing_plan import plan_framing
+from media.framing.speakers import (
+    Focus,
+    map_speakers,
+    turns_from_motion,
+    turns_from_speech,
+    turns_from_speech_and_mouths,
+)
 from media.framing.tracks import FaceObs, Sample, TrackParams, build_tracks
 from tests.generated_media import FPS, analysis, talking
 
@@ -152,6 +159,66 @@ def test_turns_from_motion_switch_after_a_hold_only():
     turns = turns_from_motion(build_tracks(b), b.times, FPS)
     assert [t.track for t in turns] == [0, 1]
     assert abs(turns[1].start - 5.0) <= 0.6
+
+
+# Three people side by side; who talks when (s), and what the diarization heard: the first
+# two voices merged into one label, as two of the real-face group's three speakers were.
+ROW = [(320, 540), (960, 540), (1600, 540)]
+FLOOR = [(0.0, 4.0, 0), (4.0, 8.0, 1), (8.0, 12.0, 2), (12.0, 16.0, 0)]
+MERGED = [(0.0, 8.0, "S1"), (8.0, 12.0, "S2"), (12.0, 16.0, "S1")]
+
+
+def _row(listener=None):
+    """The row's analysis; face 1 the second speaker, or ``listener``'s motion instead."""
+
+    def speaking(k):
+        return lambda t: any(a <= t < b and k == who for a, b, who in FLOOR)
+
+    # the second speaker's face is noisier overall (as the real one): the baseline takes it out
+    levels = [(0.002, 0.03), (0.02, 0.2), (0.002, 0.03)]
+    mouths = [
+        talking(speaking(k), quiet=q, loud=lo, seed=10 + k) for k, (q, lo) in enumerate(levels)
+    ]
+    if listener is not None:
+        mouths[1] = listener
+    return analysis(lambda t, i: [(x, y, 200, mouths[k](t)) for k, (x, y) in enumerate(ROW)], 16.0)
+
+
+def test_a_label_that_merged_two_voices_is_split_by_mouth_motion():
+    a = _row()
+    tracks = build_tracks(a)
+    mapping = map_speakers(tracks, a.times, MERGED)
+    assert mapping == {"S1": 0, "S2": 2}  # face 1 has no label of its own
+    assert [t.track for t in turns_from_speech(MERGED, mapping)] == [0, 2, 0]
+    turns = turns_from_speech_and_mouths(MERGED, mapping, tracks, a.times, FPS)
+    assert [t.track for t in turns] == [0, 1, 2, 0]
+    assert [t.start for t in turns] == pytest.approx([0.0, 4.0, 8.0, 12.0], abs=0.61)
+    # and the plan follows it: the window on each speaker's face
+    plan = plan_framing(a, src_w=1920, src_h=1080, aspect="9:16", speech=MERGED)
+    for a0, b0, who in FLOOR:
+        for t in np.arange(a0 + 0.8, b0, 0.2):
+            key = [k for k in plan.keys if k.t <= t][-1]
+            assert abs(key.x + plan.crop_w / 2 - ROW[who][0]) <= 0.1 * plan.crop_w, (t, who)
+
+
+def test_a_listeners_short_bursts_of_motion_do_not_take_a_labels_speech():
+    # face 1 speaks not at all: it nods and smiles for 1 s in every 3 (shorter than the hold)
+    floor = [(0.0, 8.0, "S1"), (8.0, 12.0, "S2"), (12.0, 16.0, "S1")]
+    nods = talking(lambda t: t % 3.0 < 1.0, quiet=0.002, loud=0.03, seed=7)
+    a = _row(listener=nods)
+    tracks = build_tracks(a)
+    mapping = {"S1": 0, "S2": 2}
+    turns = turns_from_speech_and_mouths(floor, mapping, tracks, a.times, FPS)
+    assert [t.track for t in turns] == [0, 2, 0]
+
+
+def test_with_every_face_mapped_mouths_change_nothing():
+    a = two_faces(talking(lambda t: t < 4.0, quiet=0.002, loud=0.03, seed=1),
+                  talking(lambda t: t >= 4.2, quiet=0.002, loud=0.03, seed=2))  # fmt: skip
+    faces = {"SPEAKER_A": 0, "SPEAKER_B": 1}
+    assert turns_from_speech_and_mouths(
+        SPEECH, faces, build_tracks(a), a.times, FPS
+    ) == turns_from_speech(SPEECH, faces)
 
 
 def test_turns_from_motion_with_nobody_talking_follow_the_face_seen_most():
