@@ -5,7 +5,7 @@ and re-rendered (audio only) until within ``tolerance_lu`` of the target: one st
 meter (0.1 LU) either side, so clips are at most 0.2 LU apart, where loudnorm's two-pass mode
 leaves ~0.6 LU because it falls back to dynamic mode on speech (docs/ARCHITECTURE.md,
 "Measured facts": loudness normalisation). Asking for the exact reading instead took 4 renders
-of a typical clip, not 2.
+of a typical clip where one step took 2; with the gain previewed (below), 1.
 
 The gain is found before the first render, on the render's own filter chain metered without
 the AAC encoder (a preview: decode, limiter and meter, a fifth of a render's CPU, the encoder
