@@ -47,6 +47,9 @@ class Rendered(Protocol):
     @property
     def encoder(self) -> str: ...
 
+    @property
+    def audio_renders(self) -> int: ...
+
 
 class Cost(Protocol):
     """A ledger item (a dataclass: written as is): what the report reads of it."""
@@ -177,8 +180,8 @@ def build_report(
 ) -> dict[str, Any]:
     """The ``report.json`` contract (docs/ARCHITECTURE.md), extended with titles, sub-scores,
     framing (crop keys, the followed face at ≤ 2 Hz), the momentary loudness at ≤ 2 Hz, the
-    encoder, each clip's own check results, and a label, unit and scope per check. Inputs are
-    the stages' records, one per clip in plan order."""
+    encoder and audio renders, each clip's own check results, and a label, unit and scope per
+    check. Inputs are the stages' records, one per clip in plan order."""
     clips = []
     for i, (plan, clip, m, fr) in enumerate(zip(plans, rendered, measured, framed, strict=True)):
         clips.append(
@@ -204,6 +207,9 @@ def build_report(
                     "face_track": _series(fr.face_track, 1),
                 },
                 "encoder": clip.encoder,
+                # Audio renders it took to land on the loudness target (1 unless the encoder
+                # moved the loudness off the previewed gain, or past the true-peak ceiling).
+                "audio_renders": clip.audio_renders,
                 "qa": clip_qa(m, verdict, i),
             }
         )

@@ -36,12 +36,17 @@ def ebur128_argv(
     seek_s: float | None = None,
     duration_s: float | None = None,
     momentary: bool = False,
+    pre_filter: str = "",
+    true_peak: bool = True,
 ) -> list[str]:
     """Meter one audio stream. The summary is logged at info level; ``momentary`` adds the
-    10 Hz per-block lines (``framelog=info`` logs them at that level too)."""
+    10 Hz per-block lines (``framelog=info`` logs them at that level too). ``pre_filter``: a
+    filter chain the stream passes through before the meter (a render's chain, previewed);
+    ``true_peak=False`` skips the 4× oversampled peak meter where only loudness is wanted."""
     head = ffmpeg.ffmpeg_base()
     head[head.index("-loglevel") + 1] = "info"
     framelog = ":framelog=info" if momentary else ""
+    chain = f"{pre_filter}," if pre_filter else ""
     meter = [
         "-map",
         f"0:{stream}",
@@ -49,7 +54,7 @@ def ebur128_argv(
         "-sn",
         "-dn",
         "-filter:a",
-        f"ebur128=peak=true{framelog}",
+        f"{chain}ebur128=peak={'true' if true_peak else 'none'}{framelog}",
     ]
     inputs = ffmpeg.input_args(path, seek_s=seek_s, duration_s=duration_s, source=False)
     return head + inputs + meter + ["-f", "null", "-"]
@@ -86,10 +91,18 @@ def measure(
     seek_s: float | None = None,
     duration_s: float | None = None,
     momentary: bool = False,
+    pre_filter: str = "",
+    true_peak: bool = True,
 ) -> Loudness:
-    """Measure a file's (or a window's) loudness with ebur128."""
+    """Measure a file's (or a window's) loudness with ebur128, after ``pre_filter`` if given."""
     argv = ebur128_argv(
-        path, stream=stream, seek_s=seek_s, duration_s=duration_s, momentary=momentary
+        path,
+        stream=stream,
+        seek_s=seek_s,
+        duration_s=duration_s,
+        momentary=momentary,
+        pre_filter=pre_filter,
+        true_peak=true_peak,
     )
     done = ffmpeg.run(argv, capture_stdout=False)
     return parse_ebur128(done.stderr)

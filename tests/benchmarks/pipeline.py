@@ -89,6 +89,7 @@ def job_row(m: Measured, job_dir: Path, sidecar: bool) -> dict:
         "stage_wall_s": report["timings"]["stages"],
         "stage_cpu_s": cpu_by_stage,
         "cost_usd": report["cost"]["total_usd"],
+        "audio_renders": [c.get("audio_renders") for c in report["clips"]],
         "job_dir": str(job_dir),
     }
 
@@ -129,14 +130,17 @@ def markdown(result: dict) -> str:
         "and the job's Prefect client, not the Prefect server.",
         "",
         "| source | transcript | clips | wall s | ÷ source | ÷ floor | CPU s | CPU ÷ floor "
-        "| peak GB | cost $ |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| peak GB | cost $ | audio renders per clip |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["jobs"]:
+        renders = [n for n in r.get("audio_renders", []) if n is not None]
+        per_clip = f"{sum(renders) / len(renders):.1f}" if renders else "–"
         lines.append(
             f"| {r['source_min']:g} min | {r['transcript']} | {r['clips']} | {r['wall_s']:.0f} "
             f"| {r['ratio_to_source']:.3f}× | {r['ratio_to_floor']:.2f}× | {r['cpu_s']:.0f} "
-            f"| {r['cpu_ratio_to_floor']:.2f}× | {r['peak_gb']:.2f} | {r['cost_usd']:.4f} |"
+            f"| {r['cpu_ratio_to_floor']:.2f}× | {r['peak_gb']:.2f} | {r['cost_usd']:.4f} "
+            f"| {per_clip} |"
         )
     lines += ["", "Wall seconds per stage (CPU seconds in brackets where the ledger has them):", ""]
     lines += ["| source | transcript | " + " | ".join(STAGES) + " | floor |"]

@@ -95,7 +95,10 @@ def make_report(
             ),
         ),
         plans=[plan(i + 1, t, d) for i, (t, d) in enumerate(zip(texts, durations, strict=True))],
-        rendered=[SimpleNamespace(encoder="libx264") for _ in texts],
+        rendered=[
+            SimpleNamespace(encoder="libx264", audio_renders=n)
+            for n in extra.get("audio_renders", [1] * len(texts))
+        ],
         measured=clips,
         framed=[framing(d) for d in durations],
         verdict=judge(clips),

@@ -376,3 +376,8 @@ def test_the_transcript_section_says_where_the_words_came_from() -> None:
     assert "recognised by faster-whisper (whisper-tiny.en, language en)" in line
     assert "3 words, 2 speakers" in line
     assert "from the vtt transcript" in _transcript_line({"source": "vtt", "words": 9})
+
+
+def test_each_clip_says_how_many_audio_renders_its_loudness_took() -> None:
+    report = json.loads(json.dumps(make_report(["a", "b"], [-14.0, -14.0], audio_renders=[1, 2])))
+    assert [c["audio_renders"] for c in report["clips"]] == [1, 2]
