@@ -45,7 +45,7 @@ def analysis_argv(
         + ffmpeg.input_args(path, seek_s=start_s, duration_s=duration_s)
         + [
             "-map", "0:v:0", "-an", "-sn", "-dn",
-            "-vf", f"fps={fps:g},scale={w}:{h}:flags=area",
+            "-vf", f"fps={fps:g}:round=up,scale={w}:{h}:flags=area",
             "-pix_fmt", "bgr24", "-f", "rawvideo", "pipe:1",
         ]
     )  # fmt: skip

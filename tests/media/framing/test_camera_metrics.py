@@ -143,8 +143,10 @@ MAX_REVERSALS_PER_S = 0.2  # about one change of direction in five seconds, at m
 Position = Callable[[float], float]  # true face centre x at time t
 
 
-def _noisy(true_x: Position, *, jitter: float, seed: int, miss=0.0, gaps=(), outliers=0.0):
-    """Per-sample detections of one 200 px face at ``true_x(t)``: Gaussian jitter (px), random
+def _noisy(
+    true_x: Position, *, jitter: float, seed: int, miss=0.0, gaps=(), outliers=0.0, width=200
+):
+    """Per-sample detections of one ``width`` px face at ``true_x(t)``: Gaussian jitter (px), random
     misses (share), ``gaps`` [(start, end)] without a detection, single-sample ``outliers``
     (share) thrown 0.5–2 face widths sideways."""
     rng = np.random.default_rng(seed)
@@ -156,7 +158,7 @@ def _noisy(true_x: Position, *, jitter: float, seed: int, miss=0.0, gaps=(), out
     def faces(t: float, i: int):
         if missed[i] or any(a <= t < b for a, b in gaps):
             return []
-        return [(true_x(t) + noise[i, 0] + thrown[i], 400 + noise[i, 1], 200, 0.0)]
+        return [(true_x(t) + noise[i, 0] + thrown[i], 400 + noise[i, 1], width, 0.0)]
 
     return faces
 
@@ -236,6 +238,37 @@ def test_a_moving_speaker_is_followed_by_calm_pans(case):
     assert m.reversals_per_s <= MAX_REVERSALS_PER_S
     assert m.p99_speed_px <= PAN_LIMIT_PX and m.max_speed_px <= PAN_LIMIT_PX
     assert centred >= min_centred
+
+
+def dashes(t: float) -> float:  # runs 300 px across in 1 s every 10 s, then back
+    leg = (t % 20.0) / 10.0  # 0..2: out, then home
+    x = min(max((t % 10.0) - 5.0, 0.0), 1.0) * 300.0
+    return 800.0 + (x if leg < 1.0 else 300.0 - x)
+
+
+def swings(t: float) -> float:  # a close-up child swinging ±100 px every 2 s (d11's swing)
+    return 960.0 + 100.0 * np.sin(2 * np.pi * t / 2.0)
+
+
+# (true centre, face width): the close-up's face is as wide as most of the window (d11: 250 px
+# in a 288 px window), so its swings are small next to it and the tracker keeps every sample.
+FAST_CASES = {"dashes 300 px in 1 s": (dashes, 200), "swings ±100 px every 2 s": (swings, 480)}
+
+
+@pytest.mark.parametrize("case", list(FAST_CASES))
+def test_a_fast_mover_is_caught_up_before_leaving_the_tolerance(case):
+    """A face about to leave QA's tolerance is caught up faster than the calm pan bound
+    (0.2 crop widths/s would keep it out for seconds), but still panned, not jumped."""
+    true_x, width = FAST_CASES[case]
+    plan = _frame(_noisy(true_x, jitter=4.0, seed=5, miss=0.1, outliers=0.03, width=width))
+    m = measure_plan(plan, DURATION, OUT_FPS)
+    centred = _centred_share(plan, true_x)
+    _report(case, plan, m, centred)
+    assert centred >= 0.90  # QA's gate
+    # The calm pan plus the catch-up's own ramp, plus a pixel of rounding.
+    p = PathParams()
+    catch_up_px = (p.max_pan + p.catch_up_pan) * CROP_W / OUT_FPS + 1.0
+    assert m.cuts == 0 and m.max_speed_px <= catch_up_px
 
 
 @pytest.mark.xfail(
