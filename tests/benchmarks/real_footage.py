@@ -55,6 +55,10 @@ recognised"), no stretch of whole sentences that fits (d6, s18). Before per-shot
 (commit 10161fc, HOG, one layout per clip): multicam 0.87 centred / 0.88 on-spk / 13 %
 empty, group_vertical 0.00 centred, gallery_4 0.81 / 0.25, screen_share_presenter rejected,
 screen_share_voice 0.00 centred.
+
+That table is a snapshot; README.md's real-footage table holds the current figures (since
+8 December 2026: d11 0.94 centred with the catch-up, gallery_4 0.95 judged on the speaker's
+tile, group_vertical on-speaker 1.00 with the merged label split by mouth motion).
 """
 
 from __future__ import annotations
