@@ -63,9 +63,14 @@ def pick_sidecar(
     )
 
 
+def decided_by_name(name: str) -> bool:
+    """Whether a found sidecar is a transcript by its name alone (not a :data:`READ_TO_DECIDE`)."""
+    return PurePosixPath(name).suffix.lower() not in READ_TO_DECIDE
+
+
 def is_transcript(data: bytes, name: str) -> bool:
     """Whether a found sidecar named ``name`` holding ``data`` is a transcript; says why not."""
-    if PurePosixPath(name).suffix.lower() not in READ_TO_DECIDE:
+    if decided_by_name(name):
         return True
     problem = transcript_problem(data, name)
     if problem:
@@ -75,7 +80,7 @@ def is_transcript(data: bytes, name: str) -> bool:
 
 def is_transcript_file(path: Path) -> bool:
     """:func:`is_transcript` of a local file (read only when its suffix needs it)."""
-    if path.suffix.lower() not in READ_TO_DECIDE:
+    if decided_by_name(path.name):
         return True
     try:
         return is_transcript(path.read_bytes(), str(path))
@@ -134,7 +139,7 @@ def listed_beside(client: Any, loc: storage.S3Location) -> set[str]:
 
 def is_transcript_object(client: Any, loc: storage.S3Location) -> bool:
     """:func:`is_transcript` of an S3 object (read only when its suffix needs it)."""
-    if PurePosixPath(loc.key).suffix.lower() not in READ_TO_DECIDE:
+    if decided_by_name(loc.key):
         return True
     try:
         with _s3_errors(loc):
